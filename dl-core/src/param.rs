@@ -1,0 +1,145 @@
+//! Parameters and buffers, and the one visitor through which optimizers, checkpoints and
+//! parameter counting reach them.
+
+use std::fmt;
+
+/// What a [`Param`] is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// Trained by the optimizer (`weight`, `bias`, RBF `centres`, `gamma`).
+    Trainable,
+    /// State kept but not trained (`running_mean`, `running_var`).
+    Buffer,
+    /// An integer counter kept as `f32` and saved as `i64` (`num_batches_tracked`).
+    Counter,
+}
+
+/// One named tensor of a layer: its value, its gradient (trainable only) and its PyTorch shape.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// The values, row-major in the PyTorch layout given by [`Param::shape`].
+    pub value: Vec<f32>,
+    /// The gradient of the last backward pass (same length as `value`; empty for buffers).
+    /// `backward` overwrites it, so there is no `zero_grad`.
+    pub grad: Vec<f32>,
+    shape: Vec<usize>,
+    kind: ParamKind,
+}
+
+impl Param {
+    /// A trainable parameter with the given PyTorch shape and values.
+    pub fn trainable(shape: &[usize], value: Vec<f32>) -> Self {
+        debug_assert_eq!(shape.iter().product::<usize>(), value.len());
+        Param {
+            grad: vec![0.0; value.len()],
+            value,
+            shape: shape.to_vec(),
+            kind: ParamKind::Trainable,
+        }
+    }
+
+    /// A buffer (not trained) with the given shape and values.
+    pub fn buffer(shape: &[usize], value: Vec<f32>) -> Self {
+        debug_assert_eq!(shape.iter().product::<usize>(), value.len());
+        Param {
+            grad: Vec::new(),
+            value,
+            shape: shape.to_vec(),
+            kind: ParamKind::Buffer,
+        }
+    }
+
+    /// A scalar counter (saved as `i64`, shape `[]` as in PyTorch).
+    pub fn counter() -> Self {
+        Param {
+            grad: Vec::new(),
+            value: vec![0.0],
+            shape: Vec::new(),
+            kind: ParamKind::Counter,
+        }
+    }
+
+    /// The PyTorch shape (`[out, in]` for a dense weight, `[]` for a counter).
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Trainable, buffer or counter.
+    pub fn kind(&self) -> ParamKind {
+        self.kind
+    }
+
+    /// Whether optimizers update it.
+    pub fn is_trainable(&self) -> bool {
+        self.kind == ParamKind::Trainable
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.value.len()
+    }
+
+    /// Whether it holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+
+    /// The value and gradient, split for an optimizer update.
+    pub fn value_and_grad(&mut self) -> (&mut [f32], &[f32]) {
+        (&mut self.value, &self.grad)
+    }
+}
+
+/// A parameter's state-dict name: `layer.name`, e.g. `0.weight` or `conv1.bias`.
+///
+/// Kept as two parts so visiting parameters allocates nothing; `Display` joins them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamName<'a> {
+    /// The layer's name: its field name, or its position in the layer list (`"0"`, `"3"`).
+    pub layer: &'a str,
+    /// The parameter's name within the layer (`"weight"`, `"running_mean"`).
+    pub name: &'a str,
+}
+
+impl fmt::Display for ParamName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.layer.is_empty() {
+            write!(f, "{}", self.name)
+        } else {
+            write!(f, "{}.{}", self.layer, self.name)
+        }
+    }
+}
+
+/// Anything that holds parameters: a layer or a whole model.
+///
+/// Every parameter and buffer is visited in a fixed order with its name; optimizers rely on the
+/// order staying the same between calls.
+///
+/// ```
+/// use dl_core::{Dense, Parameters};
+/// use rand::SeedableRng;
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+/// let dense = Dense::<4, 3>::new(&mut rng);
+/// let mut names = Vec::new();
+/// dense.visit(&mut |name, p| names.push(format!("{name} {:?}", p.shape())));
+/// assert_eq!(names, ["weight [3, 4]", "bias [3]"]);
+/// assert_eq!(dense.num_params(), 15);
+/// ```
+pub trait Parameters {
+    /// Calls `f` on every parameter and buffer, in a fixed order.
+    fn visit(&self, f: &mut dyn FnMut(ParamName<'_>, &Param));
+    /// Calls `f` on every parameter and buffer, mutably, in the same order as [`Parameters::visit`].
+    fn visit_mut(&mut self, f: &mut dyn FnMut(ParamName<'_>, &mut Param));
+
+    /// Number of trainable values (what Keras and PyTorch call the parameter count).
+    fn num_params(&self) -> usize {
+        let mut n = 0;
+        self.visit(&mut |_, p| {
+            if p.is_trainable() {
+                n += p.len();
+            }
+        });
+        n
+    }
+}
