@@ -10,7 +10,9 @@ pub mod init;
 #[allow(unsafe_code)]
 pub mod kernels;
 pub mod layers;
+pub mod loss;
 pub mod model;
+pub mod optim;
 pub mod param;
 pub mod shape;
 pub mod tensor;
@@ -18,14 +20,18 @@ pub mod testing;
 
 pub use error::{Error, Result};
 pub use layers::*;
+pub use loss::Loss;
 pub use model::Model;
+pub use optim::Optimizer;
 pub use param::{Param, ParamKind, ParamName, Parameters};
 pub use tensor::{Act, Chw, Dims, Flat, SameShape, Shape};
 
 /// Everything a model author needs in scope.
 pub mod prelude {
     pub use crate::layers::*;
+    pub use crate::loss::Loss;
     pub use crate::model::Model;
+    pub use crate::optim::Optimizer;
     pub use crate::sequential;
     pub use crate::tensor::{Act, Chw, Flat, Shape};
     pub use crate::{Error, Param, Parameters, Result};
