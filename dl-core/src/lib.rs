@@ -5,6 +5,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod data;
 pub mod error;
 pub mod init;
 #[allow(unsafe_code)]

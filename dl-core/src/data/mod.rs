@@ -1,0 +1,4 @@
+//! Data sets typed with their per-sample shape, loaders and augmentation.
+
+mod dataset;
+pub use dataset::Dataset;
