@@ -213,8 +213,14 @@ pub fn col2im(g: &ConvGeom, col: &[f32], ld: usize, offset: usize, dx: &mut [f32
                     let dst = &mut dxc[iy * g.width..(iy + 1) * g.width];
                     let src = &src_row[oy * ow + cols.start..oy * ow + cols.end];
                     let ix0 = cols.start * s + kj - g.pad_left;
-                    for (d, v) in dst[ix0..].iter_mut().step_by(s).zip(src) {
-                        *d += *v;
+                    if s == 1 {
+                        for (d, v) in dst[ix0..ix0 + src.len()].iter_mut().zip(src) {
+                            *d += *v;
+                        }
+                    } else {
+                        for (d, v) in dst[ix0..].iter_mut().step_by(s).zip(src) {
+                            *d += *v;
+                        }
                     }
                 }
             }

@@ -8,6 +8,7 @@ use crate::param::{Param, ParamName, Parameters};
 use crate::shape;
 use crate::tensor::{Act, Chw};
 use rand::Rng;
+use std::fmt;
 
 /// 2-D convolution `Conv2d<IN_C, OUT_C, K, S, P>`: `IN_C → OUT_C` channels, square `K×K` kernel,
 /// stride `S`, padding `P`.
@@ -56,7 +57,7 @@ use rand::Rng;
 /// let mut y = Act::<Chw<1, 8, 8>>::default();
 /// conv.forward(&x, &mut y, Mode::Eval);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Conv2d<
     const IN_C: usize,
     const OUT_C: usize,
@@ -111,16 +112,71 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
             .expect("invariant: the output size was checked at compile time")
     }
 
-    /// Fills `col` with the column matrix of the batch `x` (`n` samples).
-    fn build_col(&mut self, g: &ConvGeom, x: &[f32], n: usize) {
+    /// Fills `col` with the column matrix `[IN_C·K·K, n·OH·OW]` of the samples in `x`.
+    fn build_col(&mut self, g: &ConvGeom, x: &[f32]) {
         let p = g.pixels();
-        let ld = n * p;
+        let ld = x.len() / g.input_size() * p;
         grow(&mut self.col, g.rows() * ld);
         for (i, xs) in x.chunks_exact(g.input_size()).enumerate() {
             im2col(g, xs, &mut self.col, ld, i * p);
         }
     }
+
+    /// The forward pass of the samples in `x` into `y`: one GEMM, then the bias.
+    fn forward_chunk(&mut self, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+        let (rows, p) = (g.rows(), g.pixels());
+        let np = x.len() / g.input_size() * p;
+        self.build_col(g, x);
+        grow(&mut self.out, OUT_C * np);
+        gemm(
+            Trans::N,
+            Trans::N,
+            OUT_C,
+            np,
+            rows,
+            1.0,
+            &self.weight.value,
+            rows,
+            &self.col,
+            np,
+            0.0,
+            &mut self.out,
+            np,
+        );
+        // [OUT_C, n·P] → [n, OUT_C, P], adding the bias on the way.
+        for (i, ys) in y.chunks_exact_mut(OUT_C * p).enumerate() {
+            for ((dst, src), b) in ys
+                .chunks_exact_mut(p)
+                .zip(self.out.chunks_exact(np))
+                .zip(&self.bias.value)
+            {
+                for (d, s) in dst.iter_mut().zip(&src[i * p..(i + 1) * p]) {
+                    *d = s + b;
+                }
+            }
+        }
+    }
 }
+
+impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
+    fmt::Debug for Conv2d<IN_C, OUT_C, K, S, P>
+{
+    /// The parameters; the workspaces are left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conv2d")
+            .field("in_channels", &IN_C)
+            .field("out_channels", &OUT_C)
+            .field("kernel", &K)
+            .field("stride", &S)
+            .field("padding", &shape::pad_from_const(P))
+            .field("weight", &self.weight)
+            .field("bias", &self.bias)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most values of the column matrix an evaluation-mode forward builds at once (16 MiB).
+const EVAL_COL_VALUES: usize = 1 << 22;
 
 /// Resizes a workspace to `len` values (allocates only when it never held that many).
 fn grow(buf: &mut Vec<f32>, len: usize) {
@@ -193,36 +249,19 @@ impl<
             return;
         }
         let g = Self::geom(H, W);
-        let (rows, p) = (g.rows(), g.pixels());
-        let np = n * p;
-        self.build_col(&g, x.as_slice(), n);
-        grow(&mut self.out, OUT_C * np);
-        gemm(
-            Trans::N,
-            Trans::N,
-            OUT_C,
-            np,
-            rows,
-            1.0,
-            &self.weight.value,
-            rows,
-            &self.col,
-            np,
-            0.0,
-            &mut self.out,
-            np,
-        );
-        // [OUT_C, N·P] → [N, OUT_C, P], adding the bias on the way.
-        for (i, ys) in y.as_mut_slice().chunks_exact_mut(OUT_C * p).enumerate() {
-            for ((dst, src), b) in ys
-                .chunks_exact_mut(p)
-                .zip(self.out.chunks_exact(np))
-                .zip(&self.bias.value)
-            {
-                for (d, s) in dst.iter_mut().zip(&src[i * p..(i + 1) * p]) {
-                    *d = s + b;
-                }
-            }
+        // Training keeps the whole batch's column matrix for the weight gradient; evaluation
+        // bounds its workspace by going through the batch in chunks.
+        let chunk = match mode {
+            Mode::Train => n,
+            Mode::Eval => (EVAL_COL_VALUES / (g.rows() * g.pixels()).max(1)).clamp(1, n),
+        };
+        let (in_size, out_size) = (g.input_size(), OUT_C * g.pixels());
+        for (xs, ys) in x
+            .as_slice()
+            .chunks(chunk * in_size)
+            .zip(y.as_mut_slice().chunks_mut(chunk * out_size))
+        {
+            self.forward_chunk(&g, xs, ys);
         }
         self.col_ready = mode == Mode::Train;
     }
@@ -256,7 +295,7 @@ impl<
         let np = n * p;
         if !self.col_ready {
             // No training-mode forward kept the matrix (or a backward consumed it): rebuild it.
-            self.build_col(&g, x.as_slice(), n);
+            self.build_col(&g, x.as_slice());
         }
         // dY as [OUT_C, N·P], and the bias gradient as its row sums.
         grow(&mut self.out, OUT_C * np);
@@ -266,7 +305,7 @@ impl<
             }
         }
         for (gb, row) in self.bias.grad.iter_mut().zip(self.out.chunks_exact(np)) {
-            *gb = row.iter().sum();
+            *gb = row.iter().map(|&v| v as f64).sum::<f64>() as f32;
         }
         // dW = dY · colᵀ.
         gemm(
@@ -484,6 +523,38 @@ mod tests {
         conv.forward(&other, &mut y, Mode::Eval);
         conv.backward(&x, &y, &dy, None);
         assert_eq!(conv.weight.grad, gw);
+    }
+
+    #[test]
+    fn evaluation_in_chunks_matches_the_whole_batch_forward() {
+        // 400 column rows × 256 pixels per sample: an evaluation forward takes 40 samples at a
+        // time, so a batch of 100 goes through in chunks of 40, 40 and 20.
+        let mut r = rng(6);
+        let mut conv = Conv2d::<16, 2, 5>::new(&mut r);
+        assert_eq!(EVAL_COL_VALUES / (16 * 25 * 256), 40);
+        let data: Vec<f32> = (0..100 * 16 * 20 * 20)
+            .map(|_| r.random_range(-1.0..1.0))
+            .collect();
+        let x = Act::<Chw<16, 20, 20>>::from_vec(data).unwrap();
+        let mut whole = Act::<Chw<2, 16, 16>>::default();
+        conv.forward(&x, &mut whole, Mode::Train);
+        let mut chunked = Act::<Chw<2, 16, 16>>::default();
+        conv.forward(&x, &mut chunked, Mode::Eval);
+        for (a, b) in whole.as_slice().iter().zip(chunked.as_slice()) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "{a} vs {b}");
+        }
+        let want = reference(&conv, &x.as_slice()[99 * 6400..], (20, 20), (16, 16));
+        for (a, b) in chunked.sample(99).iter().zip(&want) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn debug_shows_the_configuration_not_the_workspaces() {
+        let conv = Conv2d::<1, 1, 1, 2, { PAD_SAME }>::with_init(Init::Zeros, &mut rng(0));
+        let text = format!("{conv:?}");
+        assert!(text.starts_with("Conv2d { in_channels: 1, out_channels: 1, kernel: 1, stride: 2, padding: Same, weight: "), "{text}");
+        assert!(text.ends_with(", .. }"), "{text}");
     }
 
     #[test]

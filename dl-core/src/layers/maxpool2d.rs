@@ -4,6 +4,7 @@ use crate::layers::{Layer, Mode};
 use crate::param::{Param, ParamName, Parameters};
 use crate::shape::{self, Pad};
 use crate::tensor::{Act, Chw};
+use std::fmt;
 
 /// 2-D max pooling `MaxPool2d<K, S>`: the maximum of each `K×K` window, windows `S` apart, no
 /// padding, floor mode.
@@ -31,12 +32,22 @@ use crate::tensor::{Act, Chw};
 /// pool.backward(&x, &y, &dy, Some(&mut dx));
 /// assert_eq!(dx.as_slice(), &[0.0, 10.0, 0.0, 0.0, 0.0, 0.0, 0.0, 20.0]);
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct MaxPool2d<const K: usize, const S: usize> {
     /// For each output value of the last training-mode forward, the index of its maximum in `x`.
     argmax: Vec<usize>,
     /// Whether `argmax` belongs to the last forward.
     argmax_ready: bool,
+}
+
+impl<const K: usize, const S: usize> fmt::Debug for MaxPool2d<K, S> {
+    /// The configuration; the recorded maxima are left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaxPool2d")
+            .field("kernel", &K)
+            .field("stride", &S)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<const K: usize, const S: usize> Parameters for MaxPool2d<K, S> {
@@ -259,6 +270,10 @@ mod tests {
 
     #[test]
     fn has_no_parameters() {
+        assert_eq!(
+            format!("{:?}", MaxPool2d::<3, 2>::default()),
+            "MaxPool2d { kernel: 3, stride: 2, .. }"
+        );
         assert_eq!(MaxPool2d::<2, 2>::default().num_params(), 0);
     }
 }
