@@ -13,9 +13,7 @@ pub fn check(case: &GoldenCase) -> Result<(), String> {
             other => Err(format!("no Dense instantiation for (in, out) = {other:?}")),
         },
         "conv2d" => {
-            let pad = conv_pad(case)?;
-            let x = case.tensor("x").shape.as_slice();
-            let (h, w) = match x {
+            let (h, w) = match case.tensor("x").shape.as_slice() {
                 [_, _, h, w] => (*h, *w),
                 other => {
                     return Err(format!(
@@ -23,6 +21,7 @@ pub fn check(case: &GoldenCase) -> Result<(), String> {
                     ));
                 }
             };
+            let pad = conv_pad(case, h, w)?;
             let key = (
                 case.cfg_usize("in_channels"),
                 case.cfg_usize("out_channels"),
@@ -76,15 +75,13 @@ pub fn check(case: &GoldenCase) -> Result<(), String> {
     }
 }
 
-/// The const-generic padding of a conv2d case: an integer, or `"same"` (Keras), whose explicit
-/// pad sizes in the config must agree with `shape::pads`.
-fn conv_pad(case: &GoldenCase) -> Result<usize, String> {
+/// The const-generic padding of a conv2d case on an `h×w` input: an integer, or `"same"` (Keras),
+/// whose explicit pad sizes in the config must agree with `shape::pads`.
+fn conv_pad(case: &GoldenCase, h: usize, w: usize) -> Result<usize, String> {
     match case.config.get("padding") {
         Some(v) if v.as_u64().is_some() => Ok(case.cfg_usize("padding")),
         Some(v) if v.as_str() == Some("same") => {
             let (k, s) = (case.cfg_usize("kernel"), case.cfg_usize("stride"));
-            let x = &case.tensor("x").shape;
-            let (h, w) = (x[2], x[3]);
             let ours = (
                 shape::pads(h, k, s, Pad::Same),
                 shape::pads(w, k, s, Pad::Same),
