@@ -550,6 +550,31 @@ mod tests {
     }
 
     #[test]
+    fn workspaces_are_not_reallocated_in_steady_state() {
+        let mut r = rng(7);
+        let mut conv = Conv2d::<2, 3, 3, 1, 1>::new(&mut r);
+        let batch = |n: usize, r: &mut rand::rngs::StdRng| {
+            Act::<Chw<2, 6, 5>>::from_vec((0..n * 60).map(|_| r.random_range(-1.0..1.0)).collect())
+                .unwrap()
+        };
+        let (x4, x2) = (batch(4, &mut r), batch(2, &mut r));
+        let dy4 = Act::<Chw<3, 6, 5>>::from_vec(vec![0.5; 4 * 90]).unwrap();
+        let dy2 = Act::<Chw<3, 6, 5>>::from_vec(vec![0.5; 2 * 90]).unwrap();
+        let (mut y, mut dx) = (Act::default(), Act::default());
+        conv.forward(&x4, &mut y, Mode::Train);
+        conv.backward(&x4, &y, &dy4, Some(&mut dx));
+        let buffers = (conv.col.as_ptr(), conv.out.as_ptr());
+        for _ in 0..2 {
+            conv.forward(&x2, &mut y, Mode::Train);
+            conv.backward(&x2, &y, &dy2, Some(&mut dx));
+            conv.forward(&x4, &mut y, Mode::Eval);
+            conv.forward(&x4, &mut y, Mode::Train);
+            conv.backward(&x4, &y, &dy4, None);
+        }
+        assert_eq!((conv.col.as_ptr(), conv.out.as_ptr()), buffers);
+    }
+
+    #[test]
     fn debug_shows_the_configuration_not_the_workspaces() {
         let conv = Conv2d::<1, 1, 1, 2, { PAD_SAME }>::with_init(Init::Zeros, &mut rng(0));
         let text = format!("{conv:?}");

@@ -269,6 +269,23 @@ mod tests {
     }
 
     #[test]
+    fn the_argmax_buffer_is_not_reallocated_in_steady_state() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+        let (x4, x2) = (
+            distinct::<2, 6, 6>(4, &mut rng),
+            distinct::<2, 6, 6>(2, &mut rng),
+        );
+        let mut pool = MaxPool2d::<2, 2>::default();
+        let (mut y, mut dx) = (Act::<Chw<2, 3, 3>>::default(), Act::default());
+        pool.forward(&x4, &mut y, Mode::Train);
+        let buffer = pool.argmax.as_ptr();
+        pool.forward(&x2, &mut y, Mode::Train);
+        pool.backward(&x2, &y, &y.clone(), Some(&mut dx));
+        pool.forward(&x4, &mut y, Mode::Train);
+        assert_eq!(pool.argmax.as_ptr(), buffer);
+    }
+
+    #[test]
     fn has_no_parameters() {
         assert_eq!(
             format!("{:?}", MaxPool2d::<3, 2>::default()),
