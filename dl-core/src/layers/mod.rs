@@ -16,8 +16,16 @@
 use crate::param::Parameters;
 use crate::tensor::{Act, Shape};
 
+mod avgpool2d;
+mod conv2d;
 mod dense;
+mod flatten;
+mod maxpool2d;
+pub use avgpool2d::AvgPool2d;
+pub use conv2d::Conv2d;
 pub use dense::Dense;
+pub use flatten::Flatten;
+pub use maxpool2d::MaxPool2d;
 
 /// Training or evaluation: Dropout and BatchNorm behave differently in each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
