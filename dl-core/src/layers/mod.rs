@@ -16,8 +16,27 @@
 use crate::param::Parameters;
 use crate::tensor::{Act, Shape};
 
+mod activation;
 mod dense;
+mod elu;
+mod gelu;
+mod leaky_relu;
+mod log_softmax;
+mod relu;
+mod sigmoid;
+mod sign;
+mod softmax;
+mod tanh;
 pub use dense::Dense;
+pub use elu::ELU;
+pub use gelu::GELU;
+pub use leaky_relu::LeakyReLU;
+pub use log_softmax::LogSoftmax;
+pub use relu::ReLU;
+pub use sigmoid::Sigmoid;
+pub use sign::Sign;
+pub use softmax::Softmax;
+pub use tanh::Tanh;
 
 /// Training or evaluation: Dropout and BatchNorm behave differently in each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
