@@ -18,6 +18,7 @@ use crate::tensor::{Act, Shape};
 
 mod activation;
 mod dense;
+mod dropout;
 mod elu;
 mod gelu;
 mod leaky_relu;
@@ -28,6 +29,7 @@ mod sign;
 mod softmax;
 mod tanh;
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use elu::ELU;
 pub use gelu::GELU;
 pub use leaky_relu::LeakyReLU;
