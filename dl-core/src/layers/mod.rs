@@ -17,6 +17,7 @@ use crate::param::Parameters;
 use crate::tensor::{Act, Shape};
 
 mod activation;
+mod batchnorm;
 mod dense;
 mod dropout;
 mod elu;
@@ -28,6 +29,7 @@ mod sigmoid;
 mod sign;
 mod softmax;
 mod tanh;
+pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use elu::ELU;
