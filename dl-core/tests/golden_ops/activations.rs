@@ -3,7 +3,7 @@
 
 use dl_core::testing::{GOLDEN_RTOL, GoldenCase, check_close};
 use dl_core::{Act, BatchNorm, BatchNorm1d, BatchNorm2d, Chw, ELU, Flat, GELU, Layer, LeakyReLU};
-use dl_core::{LogSoftmax, Mode, ReLU, Shape, Sigmoid, Softmax, Tanh};
+use dl_core::{LogSoftmax, Mode, Rbf, ReLU, Shape, Sigmoid, Softmax, Tanh};
 
 pub fn check(case: &GoldenCase) -> Result<(), String> {
     match case.op.as_str() {
@@ -22,7 +22,16 @@ pub fn check(case: &GoldenCase) -> Result<(), String> {
                 "no BatchNorm instantiation for x of shape {other:?}"
             )),
         },
-        op => Err(format!("op {op:?} is not implemented yet")),
+        "rbf" => match (case.cfg_usize("in"), case.cfg_usize("centres")) {
+            (3, 5) => rbf::<3, 5>(case),
+            (2, 7) => rbf::<2, 7>(case),
+            other => Err(format!(
+                "no Rbf instantiation for (in, centres) = {other:?}"
+            )),
+        },
+        op => Err(format!(
+            "op {op:?} is not an activation, batch norm or RBF op"
+        )),
     }
 }
 
@@ -98,4 +107,30 @@ where
     let x_eval = act::<S>(case, "x_eval")?;
     bn.forward(&x_eval, &mut y, Mode::Eval);
     check_close("y_eval", y.as_slice(), case.t("y_eval"), GOLDEN_RTOL)
+}
+
+/// Forward and backward of the Gaussian RBF layer with the case's centres and widths.
+fn rbf<const I: usize, const N: usize>(case: &GoldenCase) -> Result<(), String> {
+    let mut layer = Rbf::<I, N>::with_centres(case.t("centres").to_vec(), case.t("gamma").to_vec())
+        .map_err(|e| e.to_string())?;
+    let x = act::<Flat<I>>(case, "x")?;
+    let dy = act::<Flat<N>>(case, "grad_y")?;
+    let mut y = Act::default();
+    let mut dx = Act::default();
+    layer.forward(&x, &mut y, Mode::Train);
+    layer.backward(&x, &y, &dy, Some(&mut dx));
+    check_close("y", y.as_slice(), case.t("y"), GOLDEN_RTOL)?;
+    check_close("grad_x", dx.as_slice(), case.t("grad_x"), GOLDEN_RTOL)?;
+    check_close(
+        "grad_centres",
+        &layer.centres.grad,
+        case.t("grad_centres"),
+        GOLDEN_RTOL,
+    )?;
+    check_close(
+        "grad_gamma",
+        &layer.gamma.grad,
+        case.t("grad_gamma"),
+        GOLDEN_RTOL,
+    )
 }
