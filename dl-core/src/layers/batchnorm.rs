@@ -4,6 +4,7 @@
 use crate::layers::{Layer, Mode};
 use crate::param::{Param, ParamName, Parameters};
 use crate::tensor::{Act, Chw, Flat};
+use std::ops::Range;
 
 /// Batch normalisation over `C` features or channels; use it through its two names,
 /// [`BatchNorm1d`] (`SPATIAL = false`, samples `[C]`) and [`BatchNorm2d`] (`SPATIAL = true`,
@@ -23,7 +24,18 @@ use crate::tensor::{Act, Chw, Flat};
 ///
 /// Parameters, in PyTorch state-dict order: `weight` `[C]` (init 1) and `bias` `[C]` (init 0),
 /// trainable; buffers `running_mean` `[C]` (0), `running_var` `[C]` (1), `num_batches_tracked`
-/// `[]` (0). Parameter count `2·C`.
+/// `[]` (0). Parameter count `2·C`. PyTorch: `nn.BatchNorm1d(C)` / `nn.BatchNorm2d(C)`.
+///
+/// ```
+/// use dl_core::{Act, BatchNorm1d, BatchNorm2d, Chw, Flat, Layer, Mode};
+/// // The 1d layer is the 2d computation with one pixel per channel.
+/// let data = vec![0.5, -1.0, 2.0, 3.0, 0.0, 1.0];
+/// let (mut y1, mut y2) = (Act::<Flat<2>>::default(), Act::<Chw<2, 1, 1>>::default());
+/// BatchNorm1d::<2>::new().forward(&Act::from_vec(data.clone()).unwrap(), &mut y1, Mode::Train);
+/// BatchNorm2d::<2>::new().forward(&Act::from_vec(data).unwrap(), &mut y2, Mode::Train);
+/// assert_eq!(y1.as_slice(), y2.as_slice());
+/// assert!(y1.as_slice()[0] < 0.0 && y1.as_slice()[2] > 0.0);
+/// ```
 #[derive(Clone, Debug)]
 pub struct BatchNorm<const C: usize, const SPATIAL: bool> {
     /// Scale `γ`, `[C]`.
@@ -101,6 +113,20 @@ pub type BatchNorm1d<const F: usize> = BatchNorm<F, false>;
 /// ```
 pub type BatchNorm2d<const C: usize> = BatchNorm<C, true>;
 
+/// The index ranges of channel `c`'s planes (one per sample, `inner` values each) in a batch
+/// laid out `[batch, channels, inner]`.
+fn channel_planes(
+    batch: usize,
+    channels: usize,
+    inner: usize,
+    c: usize,
+) -> impl Iterator<Item = Range<usize>> {
+    (0..batch).map(move |n| {
+        let start = (n * channels + c) * inner;
+        start..start + inner
+    })
+}
+
 impl<const C: usize, const SPATIAL: bool> Default for BatchNorm<C, SPATIAL> {
     fn default() -> Self {
         Self::new()
@@ -134,8 +160,7 @@ impl<const C: usize, const SPATIAL: bool> BatchNorm<C, SPATIAL> {
         if batch == 0 {
             return;
         }
-        let planes =
-            |c: usize| (0..batch).map(move |n| (n * C + c) * inner..(n * C + c + 1) * inner);
+        let planes = |c| channel_planes(batch, C, inner, c);
         if mode == Mode::Eval {
             for c in 0..C {
                 let inv_std = 1.0 / (self.running_var.value[c] + self.eps).sqrt();
@@ -196,8 +221,11 @@ impl<const C: usize, const SPATIAL: bool> BatchNorm<C, SPATIAL> {
         batch: usize,
         inner: usize,
     ) {
-        let planes =
-            |c: usize| (0..batch).map(move |n| (n * C + c) * inner..(n * C + c + 1) * inner);
+        debug_assert!(
+            !self.last_train || self.xhat.len() >= batch * C * inner,
+            "backward follows a training forward on the same batch"
+        );
+        let planes = |c| channel_planes(batch, C, inner, c);
         let m = (batch * inner) as f32;
         for c in 0..C {
             // x̂ as the forward saw it: cached in training, recomputed from the running
