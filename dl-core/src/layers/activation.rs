@@ -174,6 +174,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn activations_and_dropout_have_no_parameters() {
+        use crate::layers::{
+            Dropout, ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Sign, Softmax, Tanh,
+        };
+        use crate::param::Parameters;
+        use rand::SeedableRng;
+        let dropout = Dropout::new(0.5, &mut rand::rngs::StdRng::seed_from_u64(0)).unwrap();
+        let counts = [
+            ReLU.num_params(),
+            LeakyReLU::default().num_params(),
+            ELU::default().num_params(),
+            GELU.num_params(),
+            Sigmoid.num_params(),
+            Tanh.num_params(),
+            Sign.num_params(),
+            Softmax.num_params(),
+            LogSoftmax.num_params(),
+            dropout.num_params(),
+        ];
+        assert_eq!(counts, [0; 10]);
+        let mut visited = 0;
+        ReLU.visit(&mut |_, _| visited += 1);
+        assert_eq!(visited, 0);
+    }
+
+    #[test]
     fn lanes_of_nchw_run_along_the_channels() {
         // batch 2, 3 channels, 2 positions: lane starts at n·6 + k, step 2.
         let starts: Vec<usize> = lanes(2, 3, 2).collect();
