@@ -123,14 +123,17 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
 
 /// Checks the header length and magic number of an IDX file; returns the announced count.
 fn check_header(path: &Path, bytes: &[u8], header: usize, magic: u32, what: &str) -> Result<usize> {
-    if bytes.len() < header {
-        return Err(Error::format(
+    let truncated = || {
+        Error::format(
             path,
             format!(
                 "truncated header: expected {header} bytes, found {}",
                 bytes.len()
             ),
-        ));
+        )
+    };
+    if bytes.len() < 4 {
+        return Err(truncated());
     }
     let found = be_u32(bytes, 0);
     if found != magic {
@@ -138,6 +141,9 @@ fn check_header(path: &Path, bytes: &[u8], header: usize, magic: u32, what: &str
             path,
             format!("wrong magic number {found:#010x}: expected {magic:#010x} ({what})"),
         ));
+    }
+    if bytes.len() < header {
+        return Err(truncated());
     }
     Ok(be_u32(bytes, 4) as usize)
 }
