@@ -371,3 +371,93 @@ fn buffers_and_counters_round_trip_and_other_float_dtypes_convert() {
         (4.0, 5.0, 6.0)
     );
 }
+
+/// `nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))`'s state dict, by hand.
+struct LinearBn {
+    l0: Dense<2, 3>,
+    weight: Param,
+    bias: Param,
+    bn: Bn,
+}
+
+impl Parameters for LinearBn {
+    fn visit(&self, f: &mut dyn FnMut(ParamName<'_>, &Param)) {
+        visit_child("0", &self.l0, f);
+        f(
+            ParamName {
+                layer: "1",
+                name: "weight",
+            },
+            &self.weight,
+        );
+        f(
+            ParamName {
+                layer: "1",
+                name: "bias",
+            },
+            &self.bias,
+        );
+        self.bn.visit(f);
+    }
+    fn visit_mut(&mut self, f: &mut dyn FnMut(ParamName<'_>, &mut Param)) {
+        visit_child_mut("0", &mut self.l0, f);
+        f(
+            ParamName {
+                layer: "1",
+                name: "weight",
+            },
+            &mut self.weight,
+        );
+        f(
+            ParamName {
+                layer: "1",
+                name: "bias",
+            },
+            &mut self.bias,
+        );
+        self.bn.visit_mut(f);
+    }
+}
+
+impl LinearBn {
+    fn new() -> Self {
+        let mut bn = bn([0.0; 2], [1.0; 2], 0.0);
+        bn.mean = Param::buffer(&[3], vec![0.0; 3]);
+        bn.var = Param::buffer(&[3], vec![1.0; 3]);
+        LinearBn {
+            l0: Dense::new(&mut StdRng::seed_from_u64(0)),
+            weight: Param::trainable(&[3], vec![1.0; 3]),
+            bias: Param::trainable(&[3], vec![0.0; 3]),
+            bn,
+        }
+    }
+}
+
+#[test]
+fn batchnorm_state_written_by_pytorch_loads_with_its_int64_counter_and_round_trips() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bn_1d.safetensors");
+    let mut m = LinearBn::new();
+    safetensors::load(&mut m, &path).expect("PyTorch BatchNorm checkpoint loads");
+    assert_eq!(m.l0.weight.value, [0.5, -1.0, 2.0, 0.25, -0.75, 1.5]);
+    assert_eq!(m.l0.bias.value, [0.1, -0.2, 0.3]);
+    assert_eq!(m.weight.value, [1.5, 0.5, -1.0]);
+    assert_eq!(m.bias.value, [0.0, 0.25, -0.5]);
+    // Values printed by the generating script (f32 values shown as f64).
+    let mean = [
+        0.09722500294446945f64,
+        0.524331271648407,
+        -0.02388746291399002,
+    ];
+    let var = [6.176812648773193f64, 11.518113136291504, 12.986577987670898];
+    assert_eq!(m.bn.mean.value, mean.map(|v| v as f32));
+    assert_eq!(m.bn.var.value, var.map(|v| v as f32));
+    assert_eq!(m.bn.count.value, [3.0]);
+
+    let mut back = LinearBn::new();
+    from_bytes(&mut back, &to_bytes(&m).expect("bytes")).expect("round trip");
+    let (a, b) = (values(&m), values(&back));
+    assert_eq!(a.len(), 7);
+    for (name, v) in &a {
+        assert_eq!(bits(v), bits(&b[name]), "{name}");
+    }
+}
