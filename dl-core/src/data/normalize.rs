@@ -238,6 +238,35 @@ mod tests {
     }
 
     #[test]
+    fn digits_standardised_with_training_statistics_only() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/digits/digits.csv.gz");
+        let all = crate::data::csv::load::<64>(path).expect("digits");
+        // The README's split: every fifth row is a test row.
+        let (test_idx, train_idx): (Vec<usize>, Vec<usize>) =
+            (0..all.len()).partition(|i| i % 5 == 0);
+        let (mut train, mut test) = (all.subset(&train_idx), all.subset(&test_idx));
+        assert_eq!((train.len(), test.len()), (1437, 360));
+        let st = Standardizer::fit(&train);
+        st.apply(&mut train);
+        st.apply(&mut test);
+        let mean_of = |ds: &Dataset<Flat<64>>, f: usize| {
+            (0..ds.len())
+                .map(|i| f64::from(ds.sample(i)[f]))
+                .sum::<f64>()
+                / ds.len() as f64
+        };
+        // Feature 0 is always 0 (std kept at 1); the others are centred on train, not on test.
+        assert_eq!(st.std()[0], 1.0);
+        let worst_train = (0..64)
+            .map(|f| mean_of(&train, f).abs())
+            .fold(0.0, f64::max);
+        let worst_test = (0..64).map(|f| mean_of(&test, f).abs()).fold(0.0, f64::max);
+        assert!(worst_train < 1e-5, "{worst_train}");
+        assert!(worst_test > 1e-3, "{worst_test}");
+    }
+
+    #[test]
     fn mnist_pixels_scale_into_the_unit_interval() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/mnist-10k");
         let (mut train, _) = crate::data::mnist::load_flat(dir).expect("loads");
