@@ -8,6 +8,7 @@
 pub mod data;
 pub mod error;
 pub mod init;
+pub mod io;
 #[allow(unsafe_code)]
 pub mod kernels;
 pub mod layers;

@@ -113,6 +113,25 @@ impl<S: Shape> Dataset<S> {
         &self.features[i * S::SIZE..(i + 1) * S::SIZE]
     }
 
+    /// The same samples viewed with another shape of the same size, e.g. `[1, 28, 28]` images as
+    /// flat 784-value vectors for an MLP (a size mismatch is a compile error).
+    ///
+    /// ```
+    /// use dl_core::{data::Dataset, Chw, Flat};
+    /// let img = Dataset::<Chw<1, 2, 2>>::new(vec![1.0, 2.0, 3.0, 4.0], vec![0], 1).unwrap();
+    /// let flat: Dataset<Flat<4>> = img.reshape();
+    /// assert_eq!(flat.sample(0), &[1.0, 2.0, 3.0, 4.0]);
+    /// ```
+    pub fn reshape<T: Shape>(self) -> Dataset<T> {
+        const { assert!(S::SIZE == T::SIZE, "reshape must keep the sample size") };
+        Dataset {
+            features: self.features,
+            labels: self.labels,
+            classes: self.classes,
+            shape: PhantomData,
+        }
+    }
+
     /// The first `n` samples and the rest (`n` is clamped to the length).
     pub fn split_at(&self, n: usize) -> (Self, Self) {
         let n = n.min(self.len());
