@@ -244,7 +244,7 @@ pub fn check_close(
     let mut worst: Option<(usize, f32)> = None;
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let excess = (g - w).abs() / (rtol * (w.abs() + scale)).max(f32::MIN_POSITIVE);
-        if !(excess <= 1.0) && worst.is_none_or(|(_, e)| excess > e) {
+        if (excess.is_nan() || excess > 1.0) && worst.is_none_or(|(_, e)| excess > e) {
             worst = Some((i, excess));
         }
     }

@@ -6,6 +6,11 @@
 //!
 //! `matrixmultiply` picks its AVX-512, AVX2+FMA or portable kernel by run-time CPU detection.
 //!
+//! # Threads
+//! The thread count comes from the environment variable `DL_NUM_THREADS` (default: all physical
+//! cores, at most 4, `matrixmultiply`'s own limit). `matrixmultiply` splits a GEMM across threads
+//! only when it is large enough to gain from it. See [`num_threads`].
+//!
 //! ```
 //! use dl_core::kernels::gemm::{gemm, Trans};
 //! // [1 2; 3 4] · [5 6; 7 8]ᵀ = [17 23; 39 53]
@@ -15,6 +20,35 @@
 //! gemm(Trans::N, Trans::T, 2, 2, 2, 1.0, &a, 2, &b, 2, 0.0, &mut c, 2);
 //! assert_eq!(c, [17.0, 23.0, 39.0, 53.0]);
 //! ```
+
+/// The number of threads GEMMs may use: `DL_NUM_THREADS` if set, else all physical cores
+/// (clamped to 1..=4 by `matrixmultiply`). Read once, at the first call of this function or of
+/// [`gemm`]; later changes of the variable have no effect.
+pub fn num_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        let requested = std::env::var("DL_NUM_THREADS")
+            .ok()
+            .and_then(|s| s.trim().parse::<usize>().ok());
+        match requested {
+            Some(n) => {
+                let n = n.clamp(1, 4);
+                // SAFETY: `matrixmultiply` reads MATMUL_NUM_THREADS once, when its thread pool is
+                // first used, which is after this point because every GEMM of this crate calls
+                // `num_threads` first. `set_var` is unsound only if another thread reads the
+                // environment through libc concurrently; Rust's own `env::var` takes the same
+                // lock as `set_var`, and this runs once, at the first matrix multiply.
+                unsafe { std::env::set_var("MATMUL_NUM_THREADS", n.to_string()) };
+                n
+            }
+            None => std::env::var("MATMUL_NUM_THREADS")
+                .ok()
+                .and_then(|s| s.trim().parse::<usize>().ok())
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .clamp(1, 4),
+        }
+    })
+}
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +121,7 @@ pub fn gemm(
     if m == 0 || n == 0 {
         return;
     }
+    num_threads();
     if k == 0 {
         // matrixmultiply handles k = 0 as C = beta·C; keep beta = 0 from reading C.
         if beta == 0.0 {

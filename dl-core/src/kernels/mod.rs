@@ -4,3 +4,4 @@
 //! before calling into `matrixmultiply`.
 
 pub mod gemm;
+pub mod im2col;

@@ -16,8 +16,41 @@
 use crate::param::Parameters;
 use crate::tensor::{Act, Shape};
 
+mod activation;
+mod avgpool2d;
+mod batchnorm;
+mod conv2d;
 mod dense;
+mod dropout;
+mod elu;
+mod flatten;
+mod gelu;
+mod leaky_relu;
+mod log_softmax;
+mod maxpool2d;
+mod rbf;
+mod relu;
+mod sigmoid;
+mod sign;
+mod softmax;
+mod tanh;
+pub use avgpool2d::AvgPool2d;
+pub use batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
+pub use conv2d::Conv2d;
 pub use dense::Dense;
+pub use dropout::Dropout;
+pub use elu::ELU;
+pub use flatten::Flatten;
+pub use gelu::GELU;
+pub use leaky_relu::LeakyReLU;
+pub use log_softmax::LogSoftmax;
+pub use maxpool2d::MaxPool2d;
+pub use rbf::Rbf;
+pub use relu::ReLU;
+pub use sigmoid::Sigmoid;
+pub use sign::Sign;
+pub use softmax::Softmax;
+pub use tanh::Tanh;
 
 /// Training or evaluation: Dropout and BatchNorm behave differently in each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

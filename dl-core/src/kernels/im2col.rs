@@ -1,0 +1,335 @@
+//! `im2col` and its adjoint `col2im`: the index arithmetic that lowers a 2-D convolution to GEMM.
+//!
+//! For one `[C, H, W]` sample and a `K×K` window with stride `S` and padding (`pad_top`,
+//! `pad_left`; bottom/right padding is implied by the output size), `im2col` writes the matrix
+//!
+//! `col[(c·K + ki)·K + kj, oy·OW + ox] = x[c, oy·S + ki − pad_top, ox·S + kj − pad_left]`
+//!
+//! (zero where the index falls in the padding), with `C·K·K` rows and `OH·OW` columns. A
+//! convolution is then `W[OUT_C, C·K·K] · col`. The columns of a sample can start at any `offset`
+//! inside rows of any length `ld`, so a whole batch can share one matrix (sample `i` at
+//! `offset = i·OH·OW`, `ld = N·OH·OW`) and one GEMM covers the batch.
+//!
+//! `col2im` is the adjoint (transpose) of `im2col`: it sums every column entry back onto the input
+//! pixel it was read from, which turns the gradient of `col` into the gradient of `x`.
+//!
+//! Plain safe slice code: no `unsafe`.
+//!
+//! ```
+//! use dl_core::kernels::im2col::{im2col, ConvGeom};
+//! use dl_core::shape::Pad;
+//! // One 3×3 channel, 2×2 window, stride 1, no padding: 4 rows (window offsets) × 4 columns (outputs).
+//! let g = ConvGeom::new(1, 3, 3, 2, 1, Pad::Valid).unwrap();
+//! let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+//! let mut col = vec![0.0; g.rows() * g.pixels()];
+//! im2col(&g, &x, &mut col, g.pixels(), 0);
+//! assert_eq!(&col[..4], &[1.0, 2.0, 4.0, 5.0]); // top-left tap of each window
+//! assert_eq!(&col[12..], &[5.0, 6.0, 8.0, 9.0]); // bottom-right tap
+//! ```
+
+use crate::shape::{Pad, pads, window_out};
+
+/// The geometry of a square-window operation (convolution, pooling) over one `[C, H, W]` sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    /// Input channels `C`.
+    pub channels: usize,
+    /// Input height `H`.
+    pub height: usize,
+    /// Input width `W`.
+    pub width: usize,
+    /// Window side `K`.
+    pub kernel: usize,
+    /// Stride `S` (at least 1).
+    pub stride: usize,
+    /// Zero rows above the input.
+    pub pad_top: usize,
+    /// Zero columns left of the input.
+    pub pad_left: usize,
+    /// Output height `OH`.
+    pub out_h: usize,
+    /// Output width `OW`.
+    pub out_w: usize,
+}
+
+impl ConvGeom {
+    /// The geometry given by the shape rules of [`crate::shape`], or `None` when the window does
+    /// not fit the padded input or the stride is zero.
+    ///
+    /// ```
+    /// use dl_core::kernels::im2col::ConvGeom;
+    /// use dl_core::shape::Pad;
+    /// let g = ConvGeom::new(3, 13, 13, 5, 4, Pad::Same).unwrap();
+    /// assert_eq!((g.pad_top, g.pad_left, g.out_h, g.out_w), (2, 2, 4, 4));
+    /// assert_eq!(ConvGeom::new(1, 2, 2, 3, 1, Pad::Valid), None);
+    /// ```
+    pub const fn new(
+        channels: usize,
+        height: usize,
+        width: usize,
+        kernel: usize,
+        stride: usize,
+        pad: Pad,
+    ) -> Option<Self> {
+        let (Some(out_h), Some(out_w)) = (
+            window_out(height, kernel, stride, pad),
+            window_out(width, kernel, stride, pad),
+        ) else {
+            return None;
+        };
+        Some(ConvGeom {
+            channels,
+            height,
+            width,
+            kernel,
+            stride,
+            pad_top: pads(height, kernel, stride, pad).0,
+            pad_left: pads(width, kernel, stride, pad).0,
+            out_h,
+            out_w,
+        })
+    }
+
+    /// Rows of the column matrix: `C·K·K`.
+    pub const fn rows(&self) -> usize {
+        self.channels * self.kernel * self.kernel
+    }
+
+    /// Output positions per channel: `OH·OW` (the columns of one sample).
+    pub const fn pixels(&self) -> usize {
+        self.out_h * self.out_w
+    }
+
+    /// Values in one input sample: `C·H·W`.
+    pub const fn input_size(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+}
+
+/// The output positions `o` in `0..out` whose input index `o·stride + tap − pad` lies in
+/// `0..input`, as a half-open range.
+fn valid_range(
+    out: usize,
+    input: usize,
+    stride: usize,
+    tap: usize,
+    pad: usize,
+) -> std::ops::Range<usize> {
+    // o·stride + tap ≥ pad  ⇔  o ≥ ceil((pad − tap) / stride)
+    let lo = if tap >= pad {
+        0
+    } else {
+        (pad - tap).div_ceil(stride)
+    };
+    // o·stride + tap − pad ≤ input − 1  ⇔  o ≤ (input − 1 + pad − tap) / stride
+    let hi = if input + pad <= tap {
+        0
+    } else {
+        ((input - 1 + pad - tap) / stride + 1).min(out)
+    };
+    lo.min(hi)..hi
+}
+
+fn check_args(g: &ConvGeom, x_len: usize, col_len: usize, ld: usize, offset: usize) {
+    assert!(g.stride > 0, "im2col: stride must be positive");
+    assert_eq!(x_len, g.input_size(), "im2col: sample length");
+    assert!(offset + g.pixels() <= ld, "im2col: columns exceed the row");
+    assert!(
+        g.rows() == 0 || col_len >= (g.rows() - 1) * ld + offset + g.pixels(),
+        "im2col: column matrix too short"
+    );
+}
+
+/// Writes the column matrix of sample `x` (`C·H·W` values) into `col`: row `r` of the matrix
+/// occupies `col[r·ld + offset ..][.. OH·OW]`. Other entries of `col` are left untouched.
+///
+/// # Panics
+/// If `x` is not one sample long or `col` cannot hold the rows (a caller bug).
+pub fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32], ld: usize, offset: usize) {
+    check_args(g, x.len(), col.len(), ld, offset);
+    let (k, s, ow) = (g.kernel, g.stride, g.out_w);
+    let plane = g.height * g.width;
+    for c in 0..g.channels {
+        let xc = &x[c * plane..(c + 1) * plane];
+        for ki in 0..k {
+            let rows = valid_range(g.out_h, g.height, s, ki, g.pad_top);
+            for kj in 0..k {
+                let cols = valid_range(ow, g.width, s, kj, g.pad_left);
+                let r = (c * k + ki) * k + kj;
+                let dst_row = &mut col[r * ld + offset..r * ld + offset + g.pixels()];
+                for (oy, dst) in dst_row.chunks_exact_mut(ow).enumerate() {
+                    if !rows.contains(&oy) {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let iy = oy * s + ki - g.pad_top;
+                    let src = &xc[iy * g.width..(iy + 1) * g.width];
+                    dst[..cols.start].fill(0.0);
+                    dst[cols.end..].fill(0.0);
+                    if cols.is_empty() {
+                        continue;
+                    }
+                    let ix0 = cols.start * s + kj - g.pad_left;
+                    if s == 1 {
+                        dst[cols.clone()].copy_from_slice(&src[ix0..ix0 + cols.len()]);
+                    } else {
+                        for (d, v) in dst[cols.clone()]
+                            .iter_mut()
+                            .zip(src[ix0..].iter().step_by(s))
+                        {
+                            *d = *v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: **overwrites** `dx` (one sample, `C·H·W` values) with the sum, over
+/// every column-matrix entry, of the entry added onto the input pixel it was read from (entries
+/// read from the padding are dropped).
+///
+/// # Panics
+/// If `dx` is not one sample long or `col` cannot hold the rows (a caller bug).
+pub fn col2im(g: &ConvGeom, col: &[f32], ld: usize, offset: usize, dx: &mut [f32]) {
+    check_args(g, dx.len(), col.len(), ld, offset);
+    dx.fill(0.0);
+    let (k, s, ow) = (g.kernel, g.stride, g.out_w);
+    let plane = g.height * g.width;
+    for c in 0..g.channels {
+        let dxc = &mut dx[c * plane..(c + 1) * plane];
+        for ki in 0..k {
+            let rows = valid_range(g.out_h, g.height, s, ki, g.pad_top);
+            for kj in 0..k {
+                let cols = valid_range(ow, g.width, s, kj, g.pad_left);
+                if cols.is_empty() {
+                    continue;
+                }
+                let r = (c * k + ki) * k + kj;
+                let src_row = &col[r * ld + offset..r * ld + offset + g.pixels()];
+                for oy in rows.clone() {
+                    let iy = oy * s + ki - g.pad_top;
+                    let dst = &mut dxc[iy * g.width..(iy + 1) * g.width];
+                    let src = &src_row[oy * ow + cols.start..oy * ow + cols.end];
+                    let ix0 = cols.start * s + kj - g.pad_left;
+                    if s == 1 {
+                        for (d, v) in dst[ix0..ix0 + src.len()].iter_mut().zip(src) {
+                            *d += *v;
+                        }
+                    } else {
+                        for (d, v) in dst[ix0..].iter_mut().step_by(s).zip(src) {
+                            *d += *v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `im2col` straight from its definition.
+    fn naive(g: &ConvGeom, x: &[f32]) -> Vec<f32> {
+        let (k, p) = (g.kernel, g.pixels());
+        let mut col = vec![0.0; g.rows() * p];
+        for c in 0..g.channels {
+            for ki in 0..k {
+                for kj in 0..k {
+                    for oy in 0..g.out_h {
+                        for ox in 0..g.out_w {
+                            let iy = (oy * g.stride + ki) as isize - g.pad_top as isize;
+                            let ix = (ox * g.stride + kj) as isize - g.pad_left as isize;
+                            let inside = (0..g.height as isize).contains(&iy)
+                                && (0..g.width as isize).contains(&ix);
+                            col[((c * k + ki) * k + kj) * p + oy * g.out_w + ox] = if inside {
+                                x[(c * g.height + iy as usize) * g.width + ix as usize]
+                            } else {
+                                0.0
+                            };
+                        }
+                    }
+                }
+            }
+        }
+        col
+    }
+
+    fn geometries() -> Vec<ConvGeom> {
+        let mut gs = Vec::new();
+        for (c, h, w, k, s, pad) in [
+            (1, 3, 3, 2, 1, Pad::Valid),
+            (2, 5, 4, 3, 1, Pad::Valid),
+            (2, 10, 10, 3, 2, Pad::Explicit(1)),
+            (3, 13, 13, 5, 4, Pad::Same),
+            (2, 6, 7, 2, 1, Pad::Same), // odd total padding: 0 top/left, 1 bottom/right
+            (1, 7, 5, 3, 3, Pad::Explicit(2)),
+            (2, 4, 6, 1, 2, Pad::Valid),
+            (1, 2, 3, 5, 1, Pad::Explicit(3)), // taps that never touch the input
+        ] {
+            gs.push(ConvGeom::new(c, h, w, k, s, pad).expect("test geometry fits"));
+        }
+        gs
+    }
+
+    fn values(n: usize, seed: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i as f32 + seed) * 0.7).sin()).collect()
+    }
+
+    #[test]
+    fn im2col_matches_its_definition_at_any_offset() {
+        for g in geometries() {
+            let x = values(g.input_size(), 0.3);
+            let want = naive(&g, &x);
+            let p = g.pixels();
+            // Sample 1 of a batch of 3 in a shared matrix; the rest must stay untouched.
+            let ld = 3 * p;
+            let mut col = vec![f32::NAN; g.rows() * ld];
+            im2col(&g, &x, &mut col, ld, p);
+            for r in 0..g.rows() {
+                assert_eq!(&col[r * ld + p..r * ld + 2 * p], &want[r * p..(r + 1) * p]);
+                assert!(col[r * ld..r * ld + p].iter().all(|v| v.is_nan()));
+                assert!(col[r * ld + 2 * p..(r + 1) * ld].iter().all(|v| v.is_nan()));
+            }
+        }
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), c> = <x, col2im(c)> for all x, c.
+        for g in geometries() {
+            let x = values(g.input_size(), 1.1);
+            let c = values(g.rows() * g.pixels(), 2.9);
+            let mut col = vec![0.0; c.len()];
+            im2col(&g, &x, &mut col, g.pixels(), 0);
+            let lhs: f64 = col.iter().zip(&c).map(|(a, b)| *a as f64 * *b as f64).sum();
+            let mut dx = vec![f32::NAN; x.len()];
+            col2im(&g, &c, g.pixels(), 0, &mut dx);
+            let rhs: f64 = x.iter().zip(&dx).map(|(a, b)| *a as f64 * *b as f64).sum();
+            assert!(
+                (lhs - rhs).abs() < 1e-4 * (1.0 + lhs.abs()),
+                "{g:?}: {lhs} vs {rhs}"
+            );
+        }
+    }
+
+    #[test]
+    fn col2im_counts_each_pixel_once_per_window_covering_it() {
+        // 1×3×3 input, 2×2 window, stride 1: the centre is in 4 windows, corners in 1.
+        let g = ConvGeom::new(1, 3, 3, 2, 1, Pad::Valid).expect("fits");
+        let ones = vec![1.0; g.rows() * g.pixels()];
+        let mut dx = vec![0.0; 9];
+        col2im(&g, &ones, g.pixels(), 0, &mut dx);
+        assert_eq!(dx, [1.0, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "im2col: column matrix too short")]
+    fn short_column_matrix_is_rejected() {
+        let g = ConvGeom::new(1, 3, 3, 2, 1, Pad::Valid).expect("fits");
+        im2col(&g, &[0.0; 9], &mut [0.0; 15], 4, 0);
+    }
+}

@@ -1,0 +1,615 @@
+//! 2-D convolution, lowered to GEMM through `im2col`.
+
+use crate::init::{Init, uniform};
+use crate::kernels::gemm::{Trans, gemm};
+use crate::kernels::im2col::{ConvGeom, col2im, im2col};
+use crate::layers::{Layer, Mode};
+use crate::param::{Param, ParamName, Parameters};
+use crate::shape;
+use crate::tensor::{Act, Chw};
+use rand::Rng;
+use std::fmt;
+
+/// 2-D convolution `Conv2d<IN_C, OUT_C, K, S, P>`: `IN_C → OUT_C` channels, square `K×K` kernel,
+/// stride `S`, padding `P`.
+///
+/// `y[n, o, i, j] = b[o] + Σ_{c, u, v} W[o, c, u, v] · x[n, c, S·i + u − pad_top, S·j + v − pad_left]`
+/// (cross-correlation, as in PyTorch), with zeros outside the input.
+///
+/// - Padding `P` is encoded as in [`crate::shape`]: `0` = none (`"valid"`),
+///   [`shape::PAD_SAME`] = Keras `"same"` (`ceil(H/S)` outputs, the odd pixel of padding at the
+///   bottom/right, per axis), any other `p` = `p` zeros on every side.
+/// - Shape rule: `[IN_C, H, W] → [OUT_C, OH, OW]` with `OH = floor((H + pad_top + pad_bottom − K)/S) + 1`
+///   ([`shape::window_out`]), likewise `OW`; checked at compile time.
+/// - Parameters: `weight` `[OUT_C, IN_C, K, K]` and `bias` `[OUT_C]`, `OUT_C·IN_C·K·K + OUT_C` values.
+/// - PyTorch: `nn.Conv2d(IN_C, OUT_C, K, stride=S, padding=P)` with the same names, layout and
+///   default initialisation (Kaiming-uniform with a = √5, bias `U(±1/√fan_in)`,
+///   `fan_in = IN_C·K·K`). Keras `"same"` padding has no direct PyTorch equivalent when the total
+///   padding is odd (it equals `F.pad` by `(pad_left, pad_right, pad_top, pad_bottom)` then a
+///   valid convolution).
+/// - Computation: the batch's `im2col` matrix `[IN_C·K·K, N·OH·OW]` is built once per forward and
+///   all three directions are one GEMM each over the batch: `Y = W·col`, `dW = dY·colᵀ`,
+///   `dcol = Wᵀ·dY` followed by `col2im`. A training-mode forward keeps the matrix for the weight
+///   gradient.
+///
+/// ```
+/// use dl_core::{Act, Chw, Conv2d, Layer, Mode};
+/// use rand::SeedableRng;
+/// // One 3×3 input channel, a 2×2 kernel summing the diagonal, bias 0.5.
+/// let mut conv = Conv2d::<1, 1, 2>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
+/// conv.weight.value.copy_from_slice(&[1.0, 0.0, 0.0, 1.0]);
+/// conv.bias.value[0] = 0.5;
+/// let x = Act::<Chw<1, 3, 3>>::from_vec((1..=9).map(|v| v as f32).collect()).unwrap();
+/// let mut y = Act::<Chw<1, 2, 2>>::default();
+/// conv.forward(&x, &mut y, Mode::Eval);
+/// assert_eq!(y.as_slice(), &[6.5, 8.5, 12.5, 14.5]); // 1+5+0.5, 2+6+0.5, …
+/// assert_eq!(Conv2d::<3, 6, 5>::PARAMS, 456);
+/// ```
+///
+/// An output type that disagrees with the shape rule does not compile (a 3×3 kernel on 8×8 gives
+/// 6×6, not 8×8, without padding):
+///
+/// ```compile_fail
+/// use dl_core::{Act, Chw, Conv2d, Layer, Mode};
+/// use rand::SeedableRng;
+/// let mut conv = Conv2d::<1, 1, 3>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
+/// let x = Act::<Chw<1, 8, 8>>::zeros(1);
+/// let mut y = Act::<Chw<1, 8, 8>>::default();
+/// conv.forward(&x, &mut y, Mode::Eval);
+/// ```
+#[derive(Clone)]
+pub struct Conv2d<
+    const IN_C: usize,
+    const OUT_C: usize,
+    const K: usize,
+    const S: usize = 1,
+    const P: usize = 0,
+> {
+    /// `[OUT_C, IN_C, K, K]`.
+    pub weight: Param,
+    /// `[OUT_C]`.
+    pub bias: Param,
+    /// The batch's column matrix `[IN_C·K·K, N·OH·OW]`; after a backward with an input gradient,
+    /// the gradient of it.
+    col: Vec<f32>,
+    /// Whether `col` holds the column matrix of the last training-mode forward.
+    col_ready: bool,
+    /// A `[OUT_C, N·OH·OW]` matrix: the output before the bias (forward), `dY` (backward).
+    out: Vec<f32>,
+}
+
+impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
+    Conv2d<IN_C, OUT_C, K, S, P>
+{
+    /// Parameter count.
+    pub const PARAMS: usize = shape::conv_params(IN_C, OUT_C, K);
+
+    /// PyTorch's default initialisation.
+    pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        Self::with_init(Init::PytorchDefault, rng)
+    }
+
+    /// Weights drawn with `init` (`fan_in = IN_C·K·K`, `fan_out = OUT_C·K·K`), bias with PyTorch's
+    /// default `U(±1/√fan_in)`.
+    pub fn with_init<R: Rng + ?Sized>(init: Init, rng: &mut R) -> Self {
+        let fan_in = IN_C * K * K;
+        let mut w = vec![0.0; OUT_C * fan_in];
+        init.fill(&mut w, fan_in, OUT_C * K * K, rng);
+        let mut b = vec![0.0; OUT_C];
+        uniform(&mut b, 1.0 / (fan_in.max(1) as f32).sqrt(), rng);
+        Conv2d {
+            weight: Param::trainable(&[OUT_C, IN_C, K, K], w),
+            bias: Param::trainable(&[OUT_C], b),
+            col: Vec::new(),
+            col_ready: false,
+            out: Vec::new(),
+        }
+    }
+
+    /// The im2col geometry for an `H×W` input.
+    fn geom(h: usize, w: usize) -> ConvGeom {
+        ConvGeom::new(IN_C, h, w, K, S, shape::pad_from_const(P))
+            .expect("invariant: the output size was checked at compile time")
+    }
+
+    /// Fills `col` with the column matrix `[IN_C·K·K, n·OH·OW]` of the samples in `x`.
+    fn build_col(&mut self, g: &ConvGeom, x: &[f32]) {
+        let p = g.pixels();
+        let ld = x.len() / g.input_size() * p;
+        grow(&mut self.col, g.rows() * ld);
+        for (i, xs) in x.chunks_exact(g.input_size()).enumerate() {
+            im2col(g, xs, &mut self.col, ld, i * p);
+        }
+    }
+
+    /// The forward pass of the samples in `x` into `y`: one GEMM, then the bias.
+    fn forward_chunk(&mut self, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+        let (rows, p) = (g.rows(), g.pixels());
+        let np = x.len() / g.input_size() * p;
+        self.build_col(g, x);
+        grow(&mut self.out, OUT_C * np);
+        gemm(
+            Trans::N,
+            Trans::N,
+            OUT_C,
+            np,
+            rows,
+            1.0,
+            &self.weight.value,
+            rows,
+            &self.col,
+            np,
+            0.0,
+            &mut self.out,
+            np,
+        );
+        // [OUT_C, n·P] → [n, OUT_C, P], adding the bias on the way.
+        for (i, ys) in y.chunks_exact_mut(OUT_C * p).enumerate() {
+            for ((dst, src), b) in ys
+                .chunks_exact_mut(p)
+                .zip(self.out.chunks_exact(np))
+                .zip(&self.bias.value)
+            {
+                for (d, s) in dst.iter_mut().zip(&src[i * p..(i + 1) * p]) {
+                    *d = s + b;
+                }
+            }
+        }
+    }
+}
+
+impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
+    fmt::Debug for Conv2d<IN_C, OUT_C, K, S, P>
+{
+    /// The parameters; the workspaces are left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conv2d")
+            .field("in_channels", &IN_C)
+            .field("out_channels", &OUT_C)
+            .field("kernel", &K)
+            .field("stride", &S)
+            .field("padding", &shape::pad_from_const(P))
+            .field("weight", &self.weight)
+            .field("bias", &self.bias)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most values of the column matrix an evaluation-mode forward builds at once (16 MiB).
+const EVAL_COL_VALUES: usize = 1 << 22;
+
+/// Resizes a workspace to `len` values (allocates only when it never held that many).
+fn grow(buf: &mut Vec<f32>, len: usize) {
+    if buf.len() != len {
+        buf.resize(len, 0.0);
+    }
+}
+
+impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
+    Parameters for Conv2d<IN_C, OUT_C, K, S, P>
+{
+    fn visit(&self, f: &mut dyn FnMut(ParamName<'_>, &Param)) {
+        f(
+            ParamName {
+                layer: "",
+                name: "weight",
+            },
+            &self.weight,
+        );
+        f(
+            ParamName {
+                layer: "",
+                name: "bias",
+            },
+            &self.bias,
+        );
+    }
+    fn visit_mut(&mut self, f: &mut dyn FnMut(ParamName<'_>, &mut Param)) {
+        f(
+            ParamName {
+                layer: "",
+                name: "weight",
+            },
+            &mut self.weight,
+        );
+        f(
+            ParamName {
+                layer: "",
+                name: "bias",
+            },
+            &mut self.bias,
+        );
+    }
+}
+
+impl<
+    const IN_C: usize,
+    const OUT_C: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+> Layer<Chw<IN_C, H, W>, Chw<OUT_C, OH, OW>> for Conv2d<IN_C, OUT_C, K, S, P>
+{
+    fn forward(&mut self, x: &Act<Chw<IN_C, H, W>>, y: &mut Act<Chw<OUT_C, OH, OW>>, mode: Mode) {
+        const {
+            assert!(
+                OH == shape::window_out_or_max(H, K, S, shape::pad_from_const(P))
+                    && OW == shape::window_out_or_max(W, K, S, shape::pad_from_const(P)),
+                "Conv2d: output size disagrees with the shape rule"
+            )
+        };
+        let n = x.batch();
+        y.set_batch(n);
+        self.col_ready = false;
+        if n == 0 {
+            return;
+        }
+        let g = Self::geom(H, W);
+        // Training keeps the whole batch's column matrix for the weight gradient; evaluation
+        // bounds its workspace by going through the batch in chunks.
+        let chunk = match mode {
+            Mode::Train => n,
+            Mode::Eval => (EVAL_COL_VALUES / (g.rows() * g.pixels()).max(1)).clamp(1, n),
+        };
+        let (in_size, out_size) = (g.input_size(), OUT_C * g.pixels());
+        for (xs, ys) in x
+            .as_slice()
+            .chunks(chunk * in_size)
+            .zip(y.as_mut_slice().chunks_mut(chunk * out_size))
+        {
+            self.forward_chunk(&g, xs, ys);
+        }
+        self.col_ready = mode == Mode::Train;
+    }
+
+    fn backward(
+        &mut self,
+        x: &Act<Chw<IN_C, H, W>>,
+        _y: &Act<Chw<OUT_C, OH, OW>>,
+        dy: &Act<Chw<OUT_C, OH, OW>>,
+        dx: Option<&mut Act<Chw<IN_C, H, W>>>,
+    ) {
+        const {
+            assert!(
+                OH == shape::window_out_or_max(H, K, S, shape::pad_from_const(P))
+                    && OW == shape::window_out_or_max(W, K, S, shape::pad_from_const(P)),
+                "Conv2d: output size disagrees with the shape rule"
+            )
+        };
+        let n = x.batch();
+        debug_assert_eq!(dy.batch(), n);
+        if n == 0 {
+            self.weight.grad.fill(0.0);
+            self.bias.grad.fill(0.0);
+            if let Some(dx) = dx {
+                dx.set_batch(0);
+            }
+            return;
+        }
+        let g = Self::geom(H, W);
+        let (rows, p) = (g.rows(), g.pixels());
+        let np = n * p;
+        if !self.col_ready {
+            // No training-mode forward kept the matrix (or a backward consumed it): rebuild it.
+            self.build_col(&g, x.as_slice());
+        }
+        // dY as [OUT_C, N·P], and the bias gradient as its row sums.
+        grow(&mut self.out, OUT_C * np);
+        for (i, ds) in dy.as_slice().chunks_exact(OUT_C * p).enumerate() {
+            for (src, dst) in ds.chunks_exact(p).zip(self.out.chunks_exact_mut(np)) {
+                dst[i * p..(i + 1) * p].copy_from_slice(src);
+            }
+        }
+        for (gb, row) in self.bias.grad.iter_mut().zip(self.out.chunks_exact(np)) {
+            *gb = row.iter().map(|&v| v as f64).sum::<f64>() as f32;
+        }
+        // dW = dY · colᵀ.
+        gemm(
+            Trans::N,
+            Trans::T,
+            OUT_C,
+            rows,
+            np,
+            1.0,
+            &self.out,
+            np,
+            &self.col,
+            np,
+            0.0,
+            &mut self.weight.grad,
+            rows,
+        );
+        if let Some(dx) = dx {
+            // dcol = Wᵀ · dY, written over the column matrix (no longer needed), then col2im.
+            gemm(
+                Trans::T,
+                Trans::N,
+                rows,
+                np,
+                OUT_C,
+                1.0,
+                &self.weight.value,
+                rows,
+                &self.out,
+                np,
+                0.0,
+                &mut self.col,
+                np,
+            );
+            self.col_ready = false;
+            dx.set_batch(n);
+            for (i, dxs) in dx
+                .as_mut_slice()
+                .chunks_exact_mut(g.input_size())
+                .enumerate()
+            {
+                col2im(&g, &self.col, np, i * p, dxs);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::PAD_SAME;
+    use crate::tensor::Shape;
+    use crate::testing::check_layer_gradients;
+    use rand::SeedableRng;
+
+    fn rng(seed: u64) -> rand::rngs::StdRng {
+        rand::rngs::StdRng::seed_from_u64(seed)
+    }
+
+    /// Direct convolution in f64, from the formula, with explicit top/left padding.
+    fn reference<
+        const IC: usize,
+        const OC: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+    >(
+        conv: &Conv2d<IC, OC, K, S, P>,
+        x: &[f32],
+        (h, w): (usize, usize),
+        (oh, ow): (usize, usize),
+    ) -> Vec<f32> {
+        let pad = shape::pad_from_const(P);
+        let (pt, pl) = (shape::pads(h, K, S, pad).0, shape::pads(w, K, S, pad).0);
+        let n = x.len() / (IC * h * w);
+        let mut y = Vec::new();
+        for s in 0..n {
+            for o in 0..OC {
+                for i in 0..oh {
+                    for j in 0..ow {
+                        let mut acc = conv.bias.value[o] as f64;
+                        for c in 0..IC {
+                            for u in 0..K {
+                                for v in 0..K {
+                                    let iy = (S * i + u) as isize - pt as isize;
+                                    let ix = (S * j + v) as isize - pl as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let xv = x[((s * IC + c) * h + iy as usize) * w + ix as usize];
+                                    let wv = conv.weight.value[((o * IC + c) * K + u) * K + v];
+                                    acc += xv as f64 * wv as f64;
+                                }
+                            }
+                        }
+                        y.push(acc as f32);
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn matches_reference<
+        const IC: usize,
+        const OC: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >() {
+        let mut r = rng(5);
+        let mut conv = Conv2d::<IC, OC, K, S, P>::new(&mut r);
+        let data: Vec<f32> = (0..3 * IC * H * W)
+            .map(|_| r.random_range(-1.0..1.0))
+            .collect();
+        let x = Act::<Chw<IC, H, W>>::from_vec(data).unwrap();
+        let mut y = Act::<Chw<OC, OH, OW>>::default();
+        conv.forward(&x, &mut y, Mode::Eval);
+        let want = reference(&conv, x.as_slice(), (H, W), (OH, OW));
+        assert_eq!(y.as_slice().len(), want.len());
+        for (a, b) in y.as_slice().iter().zip(&want) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn forward_matches_a_hand_computed_convolution_with_padding() {
+        // 1×2×2 input [1 2; 3 4], padding 1, 2×2 kernel of ones: every 2×2 window of the padded
+        // 4×4 input, i.e. the 3×3 sums [1 3 2; 4 10 6; 3 7 4], plus bias -1.
+        let mut conv = Conv2d::<1, 1, 2, 1, 1>::new(&mut rng(0));
+        conv.weight.value.fill(1.0);
+        conv.bias.value[0] = -1.0;
+        let x = Act::<Chw<1, 2, 2>>::from_vec(vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+        let mut y = Act::<Chw<1, 3, 3>>::default();
+        conv.forward(&x, &mut y, Mode::Eval);
+        assert_eq!(y.as_slice(), &[0.0, 2.0, 1.0, 3.0, 9.0, 5.0, 2.0, 6.0, 3.0]);
+    }
+
+    #[test]
+    fn forward_sums_over_channels_and_keeps_samples_apart() {
+        // Two samples, two input channels, two output channels with 1×1 kernels.
+        let mut conv = Conv2d::<2, 2, 1>::new(&mut rng(0));
+        conv.weight.value.copy_from_slice(&[1.0, 10.0, -1.0, 0.0]);
+        conv.bias.value.copy_from_slice(&[0.0, 100.0]);
+        let x =
+            Act::<Chw<2, 1, 2>>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]).unwrap();
+        let mut y = Act::<Chw<2, 1, 2>>::default();
+        conv.forward(&x, &mut y, Mode::Eval);
+        assert_eq!(
+            y.as_slice(),
+            &[31.0, 42.0, 99.0, 98.0, 75.0, 86.0, 95.0, 94.0]
+        );
+    }
+
+    #[test]
+    fn forward_matches_the_direct_formula() {
+        matches_reference::<3, 4, 3, 1, 0, 9, 8, 7, 6>();
+        matches_reference::<2, 3, 3, 2, 1, 10, 10, 5, 5>();
+        matches_reference::<3, 4, 5, 4, PAD_SAME, 13, 13, 4, 4>();
+        matches_reference::<2, 3, 2, 1, PAD_SAME, 6, 5, 6, 5>(); // odd total: pad bottom/right
+        matches_reference::<2, 2, 4, 3, PAD_SAME, 8, 10, 3, 4>(); // 8: total 2; 10: total 3
+        matches_reference::<1, 2, 3, 2, 2, 5, 7, 4, 5>();
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_stride_1() {
+        let mut r = rng(1);
+        let mut conv = Conv2d::<2, 3, 3>::new(&mut r);
+        check_layer_gradients::<Chw<2, 5, 4>, Chw<3, 3, 2>, _>(&mut conv, 2, &mut r);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_stride_2_padding_1() {
+        let mut r = rng(2);
+        let mut conv = Conv2d::<2, 2, 3, 2, 1>::new(&mut r);
+        check_layer_gradients::<Chw<2, 6, 5>, Chw<2, 3, 3>, _>(&mut conv, 2, &mut r);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences_same_padding_odd_total() {
+        // K = 2, S = 1: total padding 1 on each axis, all of it bottom/right.
+        let mut r = rng(3);
+        let mut conv = Conv2d::<2, 2, 2, 1, PAD_SAME>::new(&mut r);
+        check_layer_gradients::<Chw<2, 4, 5>, Chw<2, 4, 5>, _>(&mut conv, 2, &mut r);
+        // K = 4, S = 3 on 8×10: totals 2 and 3.
+        let mut conv = Conv2d::<1, 2, 4, 3, PAD_SAME>::new(&mut r);
+        check_layer_gradients::<Chw<1, 8, 10>, Chw<2, 3, 4>, _>(&mut conv, 1, &mut r);
+    }
+
+    #[test]
+    fn backward_without_a_training_forward_rebuilds_the_columns() {
+        let mut r = rng(4);
+        let mut conv = Conv2d::<2, 3, 3, 2, 1>::new(&mut r);
+        let x =
+            Act::<Chw<2, 6, 6>>::from_vec((0..144).map(|i| (i as f32).sin()).collect()).unwrap();
+        let dy =
+            Act::<Chw<3, 3, 3>>::from_vec((0..54).map(|i| (i as f32).cos()).collect()).unwrap();
+        let mut y = Act::default();
+        let mut dx1 = Act::default();
+        conv.forward(&x, &mut y, Mode::Train);
+        conv.backward(&x, &y, &dy, Some(&mut dx1));
+        let (gw, gb) = (conv.weight.grad.clone(), conv.bias.grad.clone());
+        // Second backward: the column matrix was consumed by the input gradient.
+        let mut dx2 = Act::default();
+        conv.backward(&x, &y, &dy, Some(&mut dx2));
+        assert_eq!(dx1.as_slice(), dx2.as_slice());
+        assert_eq!(conv.weight.grad, gw);
+        assert_eq!(conv.bias.grad, gb);
+        // After an evaluation-mode forward on other data.
+        let other = Act::<Chw<2, 6, 6>>::zeros(2);
+        conv.forward(&other, &mut y, Mode::Eval);
+        conv.backward(&x, &y, &dy, None);
+        assert_eq!(conv.weight.grad, gw);
+    }
+
+    #[test]
+    fn evaluation_in_chunks_matches_the_whole_batch_forward() {
+        // 400 column rows × 256 pixels per sample: an evaluation forward takes 40 samples at a
+        // time, so a batch of 100 goes through in chunks of 40, 40 and 20.
+        let mut r = rng(6);
+        let mut conv = Conv2d::<16, 2, 5>::new(&mut r);
+        assert_eq!(EVAL_COL_VALUES / (16 * 25 * 256), 40);
+        let data: Vec<f32> = (0..100 * 16 * 20 * 20)
+            .map(|_| r.random_range(-1.0..1.0))
+            .collect();
+        let x = Act::<Chw<16, 20, 20>>::from_vec(data).unwrap();
+        let mut whole = Act::<Chw<2, 16, 16>>::default();
+        conv.forward(&x, &mut whole, Mode::Train);
+        let mut chunked = Act::<Chw<2, 16, 16>>::default();
+        conv.forward(&x, &mut chunked, Mode::Eval);
+        for (a, b) in whole.as_slice().iter().zip(chunked.as_slice()) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "{a} vs {b}");
+        }
+        let want = reference(&conv, &x.as_slice()[99 * 6400..], (20, 20), (16, 16));
+        for (a, b) in chunked.sample(99).iter().zip(&want) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn workspaces_are_not_reallocated_in_steady_state() {
+        let mut r = rng(7);
+        let mut conv = Conv2d::<2, 3, 3, 1, 1>::new(&mut r);
+        let batch = |n: usize, r: &mut rand::rngs::StdRng| {
+            Act::<Chw<2, 6, 5>>::from_vec((0..n * 60).map(|_| r.random_range(-1.0..1.0)).collect())
+                .unwrap()
+        };
+        let (x4, x2) = (batch(4, &mut r), batch(2, &mut r));
+        let dy4 = Act::<Chw<3, 6, 5>>::from_vec(vec![0.5; 4 * 90]).unwrap();
+        let dy2 = Act::<Chw<3, 6, 5>>::from_vec(vec![0.5; 2 * 90]).unwrap();
+        let (mut y, mut dx) = (Act::default(), Act::default());
+        conv.forward(&x4, &mut y, Mode::Train);
+        conv.backward(&x4, &y, &dy4, Some(&mut dx));
+        let buffers = (conv.col.as_ptr(), conv.out.as_ptr());
+        for _ in 0..2 {
+            conv.forward(&x2, &mut y, Mode::Train);
+            conv.backward(&x2, &y, &dy2, Some(&mut dx));
+            conv.forward(&x4, &mut y, Mode::Eval);
+            conv.forward(&x4, &mut y, Mode::Train);
+            conv.backward(&x4, &y, &dy4, None);
+        }
+        assert_eq!((conv.col.as_ptr(), conv.out.as_ptr()), buffers);
+    }
+
+    #[test]
+    fn debug_shows_the_configuration_not_the_workspaces() {
+        let conv = Conv2d::<1, 1, 1, 2, { PAD_SAME }>::with_init(Init::Zeros, &mut rng(0));
+        let text = format!("{conv:?}");
+        assert!(text.starts_with("Conv2d { in_channels: 1, out_channels: 1, kernel: 1, stride: 2, padding: Same, weight: "), "{text}");
+        assert!(text.ends_with(", .. }"), "{text}");
+    }
+
+    #[test]
+    fn parameter_count_and_names_follow_pytorch() {
+        let conv = Conv2d::<3, 6, 5>::new(&mut rng(0));
+        assert_eq!(conv.num_params(), 6 * 3 * 25 + 6);
+        assert_eq!(Conv2d::<3, 6, 5>::PARAMS, 456);
+        assert_eq!(Conv2d::<64, 192, 5, 1, 2>::PARAMS, 307_392);
+        let mut names = Vec::new();
+        conv.visit(&mut |name, p| names.push(format!("{name} {:?}", p.shape())));
+        assert_eq!(names, ["weight [6, 3, 5, 5]", "bias [6]"]);
+    }
+
+    #[test]
+    fn default_init_is_bounded_by_one_over_root_fan_in() {
+        let conv = Conv2d::<4, 8, 3>::new(&mut rng(9));
+        let bound = 1.0 / ((4 * 9) as f32).sqrt();
+        for v in conv.weight.value.iter().chain(&conv.bias.value) {
+            assert!(v.abs() <= bound);
+        }
+        assert!(conv.weight.value.iter().any(|v| v.abs() > 0.9 * bound));
+    }
+
+    #[test]
+    fn empty_batch_gives_empty_output() {
+        let mut conv = Conv2d::<1, 2, 3>::new(&mut rng(0));
+        let x = Act::<Chw<1, 4, 4>>::zeros(0);
+        let mut y = Act::<Chw<2, 2, 2>>::zeros(3);
+        conv.forward(&x, &mut y, Mode::Train);
+        assert_eq!(y.batch(), 0);
+        assert_eq!(<Chw<2, 2, 2> as Shape>::SIZE, 8);
+    }
+}
