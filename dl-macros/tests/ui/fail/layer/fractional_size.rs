@@ -1,0 +1,10 @@
+use dl::prelude::*;
+
+sequential! {
+    pub struct Net: [784] -> [10] {
+        Dense<12.5>,
+        Dense<10>,
+    }
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use dl::prelude::*;
+
+sequential! {
+    pub struct Net: [1, 28, 28] -> [10] {
+        Conv2d<6, 0>,
+        Flatten,
+        Dense<10>,
+    }
+}
+
+fn main() {}

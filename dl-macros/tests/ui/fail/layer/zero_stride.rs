@@ -1,0 +1,12 @@
+use dl::prelude::*;
+
+sequential! {
+    pub struct Net: [1, 28, 28] -> [10] {
+        Conv2d<6, 5>,
+        MaxPool2d<2, stride = 0>,
+        Flatten,
+        Dense<10>,
+    }
+}
+
+fn main() {}

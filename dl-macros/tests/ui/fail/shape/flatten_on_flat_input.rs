@@ -1,0 +1,11 @@
+use dl::prelude::*;
+
+sequential! {
+    pub struct Net: [784] -> [10] {
+        Dense<128>,
+        Flatten,
+        Dense<10>,
+    }
+}
+
+fn main() {}

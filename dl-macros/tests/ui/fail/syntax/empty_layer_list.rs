@@ -1,0 +1,7 @@
+use dl::prelude::*;
+
+sequential! {
+    pub struct Net: [784] -> [10] {}
+}
+
+fn main() {}

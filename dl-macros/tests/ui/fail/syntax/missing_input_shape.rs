@@ -1,0 +1,9 @@
+use dl::prelude::*;
+
+sequential! {
+    pub struct Net {
+        Dense<10>,
+    }
+}
+
+fn main() {}
