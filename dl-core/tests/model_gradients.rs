@@ -2,7 +2,7 @@
 //! run-time properties of the generated code (state-dict names, buffer reuse).
 
 use dl_core::testing::check_layer_gradients;
-use dl_core::{Act, Chw, Flat, Layer, Mode, Model, Parameters, Shape};
+use dl_core::{Act, Chw, Flat, Layer, Mode, Parameters, Shape};
 use rand::{Rng, SeedableRng};
 
 dl_core::sequential! {
