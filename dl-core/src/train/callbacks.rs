@@ -7,7 +7,9 @@ use crate::io::safetensors;
 use crate::optim::Optimizer;
 use crate::param::Parameters;
 use crate::train::history::{Logs, MonitorMode};
+use std::cell::RefCell;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 /// What a callback may touch during training: the model's parameters, the optimizer's learning
 /// rate, and a flag that stops training after the current epoch.
@@ -118,6 +120,36 @@ pub trait Callback {
     fn on_train_end(&mut self, ctl: &mut Control<'_>) -> Result<()> {
         let _ = ctl;
         Ok(())
+    }
+}
+
+/// A shared callback: keep an `Rc` clone to read the callback's state after `fit` (for example
+/// [`EarlyStopping::best_epoch`]).
+///
+/// ```
+/// use dl_core::train::{EarlyStopping, FitConfig};
+/// use std::{cell::RefCell, rc::Rc};
+/// let es = Rc::new(RefCell::new(EarlyStopping::new().patience(2)));
+/// let config = FitConfig::<dl_core::Flat<2>>::new().callback(Box::new(es.clone()));
+/// // … model.fit(&data, &config, …) …
+/// assert_eq!(es.borrow().stopped_epoch(), None);
+/// # drop(config);
+/// ```
+impl<C: Callback> Callback for Rc<RefCell<C>> {
+    fn on_train_begin(&mut self, ctl: &mut Control<'_>) -> Result<()> {
+        self.borrow_mut().on_train_begin(ctl)
+    }
+    fn on_epoch_begin(&mut self, epoch: usize, ctl: &mut Control<'_>) -> Result<()> {
+        self.borrow_mut().on_epoch_begin(epoch, ctl)
+    }
+    fn on_batch_end(&mut self, epoch: usize, batch: &BatchLogs, ctl: &mut Control<'_>) -> Result<()> {
+        self.borrow_mut().on_batch_end(epoch, batch, ctl)
+    }
+    fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, ctl: &mut Control<'_>) -> Result<()> {
+        self.borrow_mut().on_epoch_end(epoch, logs, ctl)
+    }
+    fn on_train_end(&mut self, ctl: &mut Control<'_>) -> Result<()> {
+        self.borrow_mut().on_train_end(ctl)
     }
 }
 

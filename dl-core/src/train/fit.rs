@@ -40,7 +40,7 @@ pub struct FitConfig<'a, S: Shape> {
     epochs: usize,
     batch_size: usize,
     shuffle: Option<u64>,
-    validation_split: Option<f32>,
+    validation_split: Option<f64>,
     validation_data: Option<&'a Dataset<S>>,
     metrics: Vec<Metric>,
     callbacks: RefCell<Vec<Box<dyn Callback + 'a>>>,
@@ -94,8 +94,9 @@ impl<'a, S: Shape> FitConfig<'a, S> {
     }
 
     /// Holds out the last `fraction` of the training data (taken before any shuffling, as
-    /// Keras) for validation: the first `⌊len·(1 − fraction)⌋` samples train.
-    pub fn validation_split(mut self, fraction: f32) -> Self {
+    /// Keras) for validation: the first `⌊len·(1 − fraction)⌋` samples train (computed in `f64`
+    /// as Keras does, so `0.3` of 10 samples leaves 7 for training).
+    pub fn validation_split(mut self, fraction: f64) -> Self {
         self.validation_split = Some(fraction);
         self
     }
@@ -426,7 +427,7 @@ pub trait Fit: Model {
         let metrics = &config.metrics;
         let n = train.len();
         let n_train = match config.validation_split {
-            Some(f) => (n as f64 * (1.0 - f as f64)) as usize,
+            Some(f) => (n as f64 * (1.0 - f)) as usize,
             None => n,
         };
         if n_train == 0 {
