@@ -1,7 +1,7 @@
 //! A few optimizer steps on a fixed batch reduce the loss: losses, backward passes and
 //! optimizers wired together as the training loop will use them.
 
-use dl_core::{Act, Adam, CrossEntropy, Flat, Loss, Model, Optimizer, Penalty, Sgd};
+use dl_core::{Act, Adam, CrossEntropy, Flat, Loss, Optimizer, Penalty, Sgd};
 use rand::{Rng, SeedableRng};
 
 dl_core::sequential! {
