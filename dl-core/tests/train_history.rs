@@ -62,7 +62,10 @@ fn csv_has_a_header_and_one_row_per_epoch_with_the_logged_values() -> Result<()>
     let loss = h.get("loss").expect("loss");
     assert!(loss[3] < loss[0]);
     let acc = h.get("val_accuracy").expect("val_accuracy");
-    assert!(acc.iter().all(|a| (a * 15.0 - (a * 15.0).round()).abs() < 1e-4));
+    assert!(
+        acc.iter()
+            .all(|a| (a * 15.0 - (a * 15.0).round()).abs() < 1e-4)
+    );
     Ok(())
 }
 
@@ -92,18 +95,30 @@ fn plots_write_png_and_svg_with_one_curve_per_series() -> Result<()> {
         .collect();
     assert_eq!(
         curves,
-        [("#0000FF", 4), ("#FF0000", 4), ("#0000FF", 4), ("#FF0000", 4)],
+        [
+            ("#0000FF", 4),
+            ("#FF0000", 4),
+            ("#0000FF", 4),
+            ("#FF0000", 4)
+        ],
         "{text}"
     );
-    let err = h.plot(dir.path().join("curves.jpg")).unwrap_err().to_string();
-    assert!(err.starts_with("invalid plot file name: `") && err.ends_with("curves.jpg` must end in .png or .svg"), "{err}");
+    let err = h
+        .plot(dir.path().join("curves.jpg"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("invalid plot file name: `")
+            && err.ends_with("curves.jpg` must end in .png or .svg"),
+        "{err}"
+    );
     Ok(())
 }
 
 #[test]
 fn the_progress_line_names_every_value() {
     let logs = Logs::new(vec![
-        ("loss".into(), 0.693_147),
+        ("loss".into(), 0.612_345),
         ("accuracy".into(), 0.5),
         ("val_loss".into(), 0.5),
         ("val_accuracy".into(), 0.75),
@@ -111,7 +126,7 @@ fn the_progress_line_names_every_value() {
     ]);
     assert_eq!(
         epoch_line(0, 3, &logs, 2.0, 60_000),
-        "epoch 1/3 - 2.00s - 30000 samples/s - loss: 0.6931 - accuracy: 0.5000 \
+        "epoch 1/3 - 2.00s - 30000 samples/s - loss: 0.6123 - accuracy: 0.5000 \
          - val_loss: 0.5000 - val_accuracy: 0.7500 - lr: 0.001"
     );
 }
