@@ -451,3 +451,98 @@ fn a_penalty_is_added_to_the_loss_and_shrinks_the_weights() -> Result<()> {
     );
     Ok(())
 }
+
+dl_core::sequential! {
+    /// The tutorials' MNIST MLP.
+    pub struct Mlp784: [784] -> [10] {
+        Dense<128, activation = ReLU>,
+        Dense<10>,
+    }
+}
+
+/// The training loop written by hand: in-order batches, forward, loss, backward, step.
+fn hand_loop<M: dl_core::Model>(
+    model: &mut M,
+    data: &Dataset<M::Input>,
+    batch_size: usize,
+    epochs: usize,
+    sgd: &mut Sgd,
+) -> Result<()>
+where
+    CrossEntropy: Loss<M::Output, Target = [usize]>,
+{
+    let (mut x, mut y) = (Act::<M::Input>::default(), Vec::new());
+    let mut grad = Act::<M::Output>::default();
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for _ in 0..epochs {
+        for idx in indices.chunks(batch_size) {
+            data.gather(idx, &mut x, &mut y);
+            let pred = model.forward_train(&x);
+            CrossEntropy.loss_and_grad(pred, &y, &mut grad)?;
+            model.backward_params(&x, &grad);
+            sgd.step(model);
+        }
+    }
+    Ok(())
+}
+
+/// Every parameter value of a model.
+fn values(model: &dyn dl_core::Parameters) -> Vec<f32> {
+    let mut all = Vec::new();
+    model.visit(&mut |_, p| all.extend_from_slice(&p.value));
+    all
+}
+
+#[test]
+fn fit_without_shuffling_equals_the_hand_written_loop_bit_for_bit() -> Result<()> {
+    let data = iris();
+    let mut a = IrisNet::new(&mut StdRng::seed_from_u64(5));
+    let mut b = IrisNet::new(&mut StdRng::seed_from_u64(5));
+    let config = silent().epochs(3).batch_size(16).no_shuffle();
+    a.fit(
+        &data,
+        &config,
+        &mut Sgd::new(0.05).momentum(0.9),
+        CrossEntropy,
+    )?;
+    hand_loop(&mut b, &data, 16, 3, &mut Sgd::new(0.05).momentum(0.9))?;
+    assert_eq!(values(&a), values(&b));
+    Ok(())
+}
+
+/// Times `fit` against the hand-written loop on the 8,000 MNIST training digits (MLP
+/// 784-128-10, batch 100, SGD momentum 0.9, 3 epochs); run with
+/// `cargo test --release -p dl-core --test train_fit -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing: run in release"]
+fn fit_overhead_on_mnist() -> Result<()> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/mnist-10k");
+    let (mut train, _) = dl_core::data::mnist::load_flat(dir)?;
+    dl_core::data::normalize::scale_to_unit(&mut train);
+    let config = silent().epochs(3).batch_size(100).no_shuffle();
+    let (mut best_fit, mut best_hand) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..3 {
+        let mut a = Mlp784::new(&mut StdRng::seed_from_u64(0));
+        let mut b = Mlp784::new(&mut StdRng::seed_from_u64(0));
+        let t = std::time::Instant::now();
+        a.fit(
+            &train,
+            &config,
+            &mut Sgd::new(0.01).momentum(0.9),
+            CrossEntropy,
+        )?;
+        best_fit = best_fit.min(t.elapsed().as_secs_f64());
+        let t = std::time::Instant::now();
+        hand_loop(&mut b, &train, 100, 3, &mut Sgd::new(0.01).momentum(0.9))?;
+        best_hand = best_hand.min(t.elapsed().as_secs_f64());
+        assert_eq!(values(&a), values(&b));
+    }
+    let samples = 3.0 * train.len() as f64;
+    println!(
+        "fit: {best_fit:.3} s ({:.0} samples/s); hand-written loop: {best_hand:.3} s ({:.0} samples/s); ratio {:.3}",
+        samples / best_fit,
+        samples / best_hand,
+        best_fit / best_hand
+    );
+    Ok(())
+}
