@@ -293,6 +293,14 @@ fn regression_with_f32_targets_fits_a_line() -> Result<()> {
         err.to_string(),
         "invalid loss target: this loss compares with class labels but the data set holds f32 targets"
     );
+    let four = Dataset::<Flat<4>>::new(vec![0.0; 8], vec![0, 3], 4)?;
+    let err = IrisNet::new(&mut StdRng::seed_from_u64(0))
+        .fit(&four, &silent(), &mut Sgd::new(0.1), CrossEntropy)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "classes of the data set: expected at most 3 (the model's outputs), found 4"
+    );
     let err = IrisNet::new(&mut StdRng::seed_from_u64(0))
         .predict(&[0.0; 5], 2)
         .unwrap_err();

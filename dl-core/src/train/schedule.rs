@@ -206,9 +206,23 @@ pub enum ThresholdMode {
 /// ([`MonitorMode::Auto`]).
 ///
 /// ```
-/// use dl_core::train::ReduceLrOnPlateau;
-/// let plateau = ReduceLrOnPlateau::new().monitor("loss").factor(0.5).patience(2).min_lr(1e-4);
-/// # let _ = plateau;
+/// use dl_core::train::{Callback, Control, Logs, ReduceLrOnPlateau};
+/// use dl_core::{Dense, Optimizer, Sgd};
+/// use rand::SeedableRng;
+/// # fn main() -> dl_core::Result<()> {
+/// let mut layer = Dense::<2, 1>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
+/// let mut sgd = Sgd::new(0.1);
+/// let mut ctl = Control::new(&mut layer, &mut sgd);
+/// let mut plateau = ReduceLrOnPlateau::new().monitor("loss").factor(0.5).patience(1);
+/// plateau.on_train_begin(&mut ctl)?;
+/// let mut rates = Vec::new();
+/// for (epoch, loss) in [1.0, 0.8, 0.8, 0.8, 0.8].into_iter().enumerate() {
+///     plateau.on_epoch_end(epoch, &Logs::new(vec![("loss".into(), loss)]), &mut ctl)?;
+///     rates.push(ctl.learning_rate());
+/// }
+/// // The second epoch in a row without improvement halves the rate; the count restarts.
+/// assert_eq!(rates, [0.1, 0.1, 0.1, 0.05, 0.05]);
+/// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
 pub struct ReduceLrOnPlateau {
