@@ -69,5 +69,6 @@ pub mod __private {
     pub use crate::shape;
     pub use crate::tensor::{Act, Chw, Flat, SameShape, Shape};
     pub use dl_macros::sequential_impl;
-    pub use rand::Rng;
+    pub use rand::rngs::StdRng;
+    pub use rand::{Rng, SeedableRng};
 }
