@@ -440,6 +440,15 @@ fn a_penalty_is_added_to_the_loss_and_shrinks_the_weights() -> Result<()> {
     let plain_loss = plain.evaluate(&val, &silent(), CrossEntropy)?.loss;
     assert!(plain_loss < with, "{plain_loss} vs {with}");
 
+    // With a learning rate of 0 the weights stay put, so the logged training loss is the
+    // evaluated loss plus the penalty.
+    let frozen = silent().epochs(1).batch_size(16).no_shuffle().penalty(l2);
+    let h = shrunk.fit(&data, &frozen, &mut Sgd::new(0.0), CrossEntropy)?;
+    let eval = shrunk.evaluate(&data, &frozen, CrossEntropy)?.loss;
+    let logged = h.get("loss").expect("logged")[0];
+    assert!((logged - eval).abs() <= 1e-6 * eval, "{logged} vs {eval}");
+    assert!(l2.value(&shrunk) > 0.01 * eval);
+
     // Bad optimizer settings and penalties are refused before the first step.
     let err = plain
         .fit(&data, &silent(), &mut Sgd::new(-0.1), CrossEntropy)

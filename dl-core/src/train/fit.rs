@@ -512,9 +512,11 @@ pub trait Fit: Model {
             let (mut sum, mut seen) = (0.0f64, 0usize);
             for (b, idx) in order.batches().enumerate() {
                 buf.gather(train, idx, !metrics.is_empty());
+                let penalty = config.penalty_value(self);
                 let pred = self.forward_train(&buf.x);
                 let value =
-                    loss.loss_and_grad(pred, L::Target::view(&buf.target), &mut buf.grad)?;
+                    loss.loss_and_grad(pred, L::Target::view(&buf.target), &mut buf.grad)?
+                        + penalty;
                 buf.counts.add(metrics, pred, &buf.labels);
                 if !value.is_finite() {
                     return Err(Error::NonFiniteLoss {
