@@ -18,4 +18,6 @@
 
 pub mod alexnet;
 pub mod lenet5;
+pub mod lstsq;
 pub mod mlp;
+pub mod perceptron;
