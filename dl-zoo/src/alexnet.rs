@@ -18,7 +18,7 @@ sequential! {
     ///
     /// ```
     /// use dl_zoo::alexnet::AlexNet;
-    /// assert_eq!(AlexNet::NUM_PARAMS, 62_378_344);
+    /// assert_eq!(AlexNet::PARAMS, 62_378_344);
     /// assert!(AlexNet::SUMMARY.contains("[256, 6, 6]"));
     /// ```
     pub struct AlexNet: [3, 227, 227] -> [1000] {
@@ -48,7 +48,7 @@ sequential! {
     ///
     /// ```
     /// use dl_zoo::alexnet::AlexNetCifar;
-    /// assert_eq!(AlexNetCifar::NUM_PARAMS, 23_272_266);
+    /// assert_eq!(AlexNetCifar::PARAMS, 23_272_266);
     /// assert!(AlexNetCifar::SUMMARY.contains("[256, 2, 2]"));
     /// ```
     pub struct AlexNetCifar: [3, 32, 32] -> [10] {

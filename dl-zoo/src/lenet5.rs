@@ -21,7 +21,7 @@ sequential! {
     /// let mut net = LeNet5Mnist::new(&mut rand::rngs::StdRng::seed_from_u64(0));
     /// let logits = net.forward(&Act::<Chw<1, 28, 28>>::zeros(2));
     /// assert_eq!((logits.batch(), logits.as_slice().len()), (2, 20));
-    /// assert_eq!(LeNet5Mnist::NUM_PARAMS, 61_706);
+    /// assert_eq!(LeNet5Mnist::PARAMS, 61_706);
     /// ```
     pub struct LeNet5Mnist: [1, 28, 28] -> [10] {
         Conv2d<6, 5, padding = 2>, ReLU, MaxPool2d<2>,

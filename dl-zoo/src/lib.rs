@@ -21,3 +21,4 @@ pub mod lenet5;
 pub mod lstsq;
 pub mod mlp;
 pub mod perceptron;
+pub mod rbf;

@@ -15,7 +15,7 @@ sequential! {
     /// use rand::SeedableRng;
     /// let mut net = DigitsMlp::new(&mut rand::rngs::StdRng::seed_from_u64(0));
     /// assert_eq!(net.forward(&Act::<Flat<64>>::zeros(3)).batch(), 3);
-    /// assert_eq!(DigitsMlp::NUM_PARAMS, 9_610);
+    /// assert_eq!(DigitsMlp::PARAMS, 9_610);
     /// ```
     pub struct DigitsMlp: [64] -> [10] {
         Dense<128>, ReLU,
@@ -28,7 +28,7 @@ sequential! {
     ///
     /// ```
     /// use dl_zoo::mlp::MnistMlp;
-    /// assert_eq!(MnistMlp::NUM_PARAMS, 784 * 128 + 128 + 128 * 10 + 10);
+    /// assert_eq!(MnistMlp::PARAMS, 784 * 128 + 128 + 128 * 10 + 10);
     /// ```
     pub struct MnistMlp: [784] -> [10] {
         Dense<128>, ReLU,
@@ -43,7 +43,7 @@ sequential! {
     ///
     /// ```
     /// use dl_zoo::mlp::KerasMnistMlp;
-    /// assert_eq!(KerasMnistMlp::NUM_PARAMS, 55_050);
+    /// assert_eq!(KerasMnistMlp::PARAMS, 55_050);
     /// ```
     pub struct KerasMnistMlp: [784] -> [10] {
         Dense<64>, ReLU,

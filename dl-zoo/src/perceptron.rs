@@ -46,7 +46,7 @@ sequential! {
     ///
     /// ```
     /// use dl_zoo::perceptron::IrisPerceptron;
-    /// assert_eq!(IrisPerceptron::NUM_PARAMS, 5);
+    /// assert_eq!(IrisPerceptron::PARAMS, 5);
     /// ```
     pub struct IrisPerceptron: [4] -> [1] {
         Dense<1>,
@@ -57,7 +57,7 @@ sequential! {
     ///
     /// ```
     /// use dl_zoo::perceptron::Perceptron2;
-    /// assert_eq!(Perceptron2::NUM_PARAMS, 3);
+    /// assert_eq!(Perceptron2::PARAMS, 3);
     /// ```
     pub struct Perceptron2: [2] -> [1] {
         Dense<1>,
