@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod alexnet;
+pub mod classify;
 pub mod lenet5;
 pub mod lstsq;
 pub mod mlp;

@@ -326,33 +326,6 @@ where
     Ok(curve)
 }
 
-/// Index of the largest output of each sample (the predicted class of a classifier).
-pub fn argmax<const C: usize>(y: &Act<Flat<C>>) -> Vec<usize> {
-    y.as_slice()
-        .chunks_exact(C)
-        .map(|r| {
-            r.iter()
-                .enumerate()
-                .fold(
-                    (0, f32::NEG_INFINITY),
-                    |m, (i, &v)| if v > m.1 { (i, v) } else { m },
-                )
-                .0
-        })
-        .collect()
-}
-
-/// One-hot rows (`labels.len() × classes`) for least-squares classification targets.
-pub fn one_hot(labels: &[usize], classes: usize) -> Vec<f32> {
-    let mut t = vec![0.0; labels.len() * classes];
-    for (row, &l) in t.chunks_exact_mut(classes.max(1)).zip(labels) {
-        if l < classes {
-            row[l] = 1.0;
-        }
-    }
-    t
-}
-
 macro_rules! two_stage_methods {
     ($($model:ident: $in:literal => $out:literal),*) => {$(
         impl $model {
@@ -427,8 +400,5 @@ mod tests {
             err.to_string(),
             "RBF targets: expected 4 values (4 samples of [1]), found 3 values"
         );
-        assert_eq!(one_hot(&[2, 0], 3), [0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
-        let y = Act::<Flat<3>>::from_vec(vec![0.1, 0.7, 0.2, 3.0, -1.0, 2.0]).unwrap();
-        assert_eq!(argmax(&y), [1, 0]);
     }
 }

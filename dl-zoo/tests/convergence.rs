@@ -4,8 +4,9 @@
 
 use dl_core::data::{Dataset, Standardizer, csv};
 use dl_core::{Act, Flat};
+use dl_zoo::classify::{argmax, one_hot};
 use dl_zoo::perceptron::{IrisPerceptron, Perceptron2, PerceptronRule};
-use dl_zoo::rbf::{RbfIris, RbfSine, RbfXor, TwoStage, argmax, one_hot};
+use dl_zoo::rbf::{RbfIris, RbfSine, RbfXor, TwoStage};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 

@@ -4,7 +4,9 @@
 
 // Each example compiles this module on its own and uses a subset of it.
 #![allow(dead_code)]
-use std::path::PathBuf;
+use dl::data::{Dataset, Standardizer, csv};
+use dl::{Flat, Result};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The options an example accepts; each example says which flags it takes.
@@ -124,4 +126,18 @@ pub fn project_data(name: &str) -> PathBuf {
 pub fn finish(metric: &str, value: f64, train_time: Duration) {
     println!("{metric}={value:.4}");
     println!("train_seconds={:.2}", train_time.as_secs_f64());
+}
+
+/// The scikit-learn digits tutorial's split of `dir/digits.csv.gz`: rows whose index is a
+/// multiple of 5 are the test set (360 rows), the rest train (1,437); both standardised with
+/// the training split's statistics.
+pub fn digits_split(dir: &Path) -> Result<(Dataset<Flat<64>>, Dataset<Flat<64>>)> {
+    let all = csv::load::<64>(dir.join("digits.csv.gz"))?;
+    let test_rows: Vec<usize> = (0..all.len()).filter(|i| i % 5 == 0).collect();
+    let train_rows: Vec<usize> = (0..all.len()).filter(|i| i % 5 != 0).collect();
+    let (mut train, mut test) = (all.subset(&train_rows), all.subset(&test_rows));
+    let st = Standardizer::fit(&train);
+    st.apply(&mut train);
+    st.apply(&mut test);
+    Ok((train, test))
 }
