@@ -124,8 +124,12 @@ pub fn project_data(name: &str) -> PathBuf {
 
 /// Prints the closing lines: `<metric>=<value>` then `train_seconds=<seconds>`.
 pub fn finish(metric: &str, value: f64, train_time: Duration) {
-    println!("{metric}={value:.4}");
-    println!("train_seconds={:.2}", train_time.as_secs_f64());
+    if metric.ends_with("accuracy") {
+        println!("{metric}={value:.4}");
+    } else {
+        println!("{metric}={value:.3e}");
+    }
+    println!("train_seconds={:.3}", train_time.as_secs_f64());
 }
 
 /// The scikit-learn digits tutorial's split of `dir/digits.csv.gz`: rows whose index is a
