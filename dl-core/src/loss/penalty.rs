@@ -89,3 +89,41 @@ impl Penalty {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::{BatchNorm1d, Conv2d};
+    use rand::SeedableRng;
+
+    #[test]
+    fn covers_conv_kernels_but_not_batch_norm_scales() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+        let mut conv = Conv2d::<1, 2, 2>::new(&mut rng);
+        conv.weight.value = vec![0.5, -0.5, 1.0, 0.0, 2.0, -1.0, 0.25, 0.0];
+        let p = Penalty { l1: 1.0, l2: 0.5 };
+        // Σ|w| = 5.25, Σw² = 6.5625.
+        assert_eq!(p.value(&conv), 5.25 + 0.5 * 6.5625);
+        conv.weight.grad.fill(0.0);
+        p.add_grad(&mut conv);
+        assert_eq!(
+            conv.weight.grad,
+            [1.5, -1.5, 2.0, 0.0, 3.0, -2.0, 1.25, 0.0]
+        );
+
+        let mut bn = BatchNorm1d::<3>::new();
+        assert_eq!(p.value(&bn), 0.0);
+        bn.weight.grad.fill(0.0);
+        p.add_grad(&mut bn);
+        assert_eq!(bn.weight.grad, [0.0; 3]);
+    }
+
+    #[test]
+    fn negative_factor_is_rejected() {
+        let err = Penalty { l1: -0.1, l2: 0.0 }.validate().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid `Penalty` l1: expected a finite factor >= 0, found -0.1"
+        );
+    }
+}

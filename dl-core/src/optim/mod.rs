@@ -195,7 +195,7 @@ impl Slots {
             }
             fresh.steps = steps as u64;
         }
-        if errors.is_empty() && used != state.len() {
+        if used != state.len() {
             let known: Vec<String> = fresh
                 .names
                 .iter()
@@ -247,4 +247,215 @@ fn unit(opt: &str, what: &str, value: f32) -> Result<()> {
         (0.0..1.0).contains(&value),
         "a value in [0, 1)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::Dense;
+    use rand::{Rng, SeedableRng};
+
+    fn model(seed: u64) -> Dense<3, 2> {
+        Dense::new(&mut rand::rngs::StdRng::seed_from_u64(seed))
+    }
+
+    fn set_grads(d: &mut Dense<3, 2>, rng: &mut impl Rng) {
+        for g in d.weight.grad.iter_mut().chain(&mut d.bias.grad) {
+            *g = rng.random_range(-1.0..1.0);
+        }
+    }
+
+    /// Two steps, a state round trip into a fresh optimizer, then three more steps of both: the
+    /// parameters must stay bit-identical.
+    fn round_trip(mut a: impl Optimizer, mut b: impl Optimizer) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut da = model(1);
+        for _ in 0..2 {
+            set_grads(&mut da, &mut rng);
+            a.step(&mut da);
+        }
+        a.set_learning_rate(a.learning_rate() * 0.5);
+        let mut db = da.clone();
+        b.load_state(&db, &a.state()).unwrap();
+        assert_eq!(b.learning_rate(), a.learning_rate());
+        for _ in 0..3 {
+            set_grads(&mut da, &mut rng);
+            db.weight.grad.clone_from(&da.weight.grad);
+            db.bias.grad.clone_from(&da.bias.grad);
+            a.step(&mut da);
+            b.step(&mut db);
+            assert_eq!(da.weight.value, db.weight.value);
+            assert_eq!(da.bias.value, db.bias.value);
+        }
+    }
+
+    #[test]
+    fn state_round_trip_resumes_exactly() {
+        let sgd = || {
+            Sgd::new(0.1)
+                .momentum(0.9)
+                .dampening(0.1)
+                .weight_decay(0.01)
+        };
+        round_trip(sgd(), sgd());
+        let adam = || Adam::new(0.01).amsgrad(true).weight_decay(0.1);
+        round_trip(adam(), adam());
+        round_trip(Adam::adamw(0.01), Adam::adamw(0.01));
+        let adagrad = || {
+            Adagrad::new(0.1)
+                .lr_decay(0.1)
+                .initial_accumulator_value(0.5)
+        };
+        round_trip(adagrad(), adagrad());
+        let rms = || RmsProp::new(0.01).momentum(0.5).centered(true);
+        round_trip(rms(), rms());
+    }
+
+    #[test]
+    fn state_without_the_round_trip_differs() {
+        // The control for the test above: a fresh Adam (no state) takes a different next step.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let (mut a, mut b) = (Adam::new(0.01), Adam::new(0.01));
+        let mut da = model(1);
+        set_grads(&mut da, &mut rng);
+        a.step(&mut da);
+        set_grads(&mut da, &mut rng);
+        let mut db = da.clone();
+        a.step(&mut da);
+        b.step(&mut db);
+        assert_ne!(da.weight.value, db.weight.value);
+    }
+
+    #[test]
+    fn state_names_the_buffers() {
+        let mut opt = Adam::new(0.01);
+        let mut d = model(1);
+        opt.step(&mut d);
+        let keys: Vec<(String, usize)> =
+            opt.state().into_iter().map(|(k, v)| (k, v.len())).collect();
+        let want = [
+            ("step", 1),
+            ("lr", 1),
+            ("weight.exp_avg", 6),
+            ("weight.exp_avg_sq", 6),
+            ("bias.exp_avg", 2),
+            ("bias.exp_avg_sq", 2),
+        ];
+        assert_eq!(keys, want.map(|(k, n)| (k.to_string(), n)));
+    }
+
+    #[test]
+    fn bad_state_lists_every_problem() {
+        let mut opt = Sgd::new(0.1).momentum(0.9);
+        let mut d = model(1);
+        opt.step(&mut d);
+        let mut state = opt.state();
+        state.retain(|(k, _)| k != "bias.momentum_buffer");
+        state[2].1.pop();
+        state.push(("extra".into(), vec![1.0]));
+        let err = Sgd::new(0.1)
+            .momentum(0.9)
+            .load_state(&d, &state)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "checkpoint does not match the model:\n\
+             `weight.momentum_buffer`: expected 6 values, found 5\n\
+             `bias.momentum_buffer`: missing\n\
+             `extra`: not a buffer of this optimizer and model"
+        );
+        state.retain(|(k, _)| k.starts_with('s') || k.starts_with('l') || k == "extra");
+        let err = Sgd::new(0.1).load_state(&d, &state).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "checkpoint does not match the model:\n\
+             `extra`: not a buffer of this optimizer and model"
+        );
+    }
+
+    #[test]
+    fn invalid_hyper_parameters_are_rejected_with_their_range() {
+        let cases: Vec<(Box<dyn Optimizer>, &str)> = vec![
+            (
+                Box::new(Sgd::new(-0.1)),
+                "invalid `Sgd` learning rate: expected a finite value >= 0, found -0.1",
+            ),
+            (
+                Box::new(Sgd::new(f32::NAN)),
+                "invalid `Sgd` learning rate: expected a finite value >= 0, found NaN",
+            ),
+            (
+                Box::new(Sgd::new(0.1).momentum(1.0)),
+                "invalid `Sgd` momentum: expected a value in [0, 1), found 1",
+            ),
+            (
+                Box::new(Sgd::new(0.1).momentum(0.9).dampening(0.1).nesterov(true)),
+                "invalid `Sgd` nesterov: needs momentum > 0 and dampening 0, found momentum 0.9 and dampening 0.1",
+            ),
+            (
+                Box::new(Adam::new(0.01).betas(-0.1, 0.999)),
+                "invalid `Adam` beta1: expected a value in [0, 1), found -0.1",
+            ),
+            (
+                Box::new(Adam::adamw(0.01).weight_decay(f32::INFINITY)),
+                "invalid `AdamW` weight decay: expected a finite value >= 0, found inf",
+            ),
+            (
+                Box::new(Adam::new(0.01).eps(-1e-8)),
+                "invalid `Adam` eps: expected a finite value >= 0, found -0.00000001",
+            ),
+            (
+                Box::new(Adagrad::new(0.1).lr_decay(-1.0)),
+                "invalid `Adagrad` lr_decay: expected a finite value >= 0, found -1",
+            ),
+            (
+                Box::new(RmsProp::new(0.01).alpha(1.5)),
+                "invalid `RmsProp` alpha: expected a value in [0, 1), found 1.5",
+            ),
+        ];
+        for (opt, message) in cases {
+            assert_eq!(opt.validate().unwrap_err().to_string(), message);
+        }
+        // The defaults and typical settings pass.
+        Sgd::new(0.1)
+            .momentum(0.9)
+            .nesterov(true)
+            .validate()
+            .unwrap();
+        Adam::adamw(1e-3).amsgrad(true).validate().unwrap();
+        Adagrad::new(0.01).validate().unwrap();
+        RmsProp::new(0.01)
+            .momentum(0.9)
+            .centered(true)
+            .validate()
+            .unwrap();
+    }
+
+    #[test]
+    fn only_trainable_parameters_move_and_another_model_restarts_the_state() {
+        let mut bn = crate::layers::BatchNorm1d::<2>::new();
+        bn.weight.grad.fill(1.0);
+        bn.bias.grad.fill(1.0);
+        let mut opt = Sgd::new(0.5).momentum(0.9);
+        opt.step(&mut bn);
+        opt.step(&mut bn);
+        assert_eq!(bn.weight.value, [1.0 - 0.5 - 0.95; 2]);
+        bn.visit(&mut |name, p| {
+            if !p.is_trainable() {
+                assert!(
+                    p.value.iter().all(|&v| v == 0.0 || v == 1.0),
+                    "{name} changed"
+                );
+            }
+        });
+        // A model with other parameters: fresh buffers, counted from step 1 (b = g).
+        let mut d = model(3);
+        d.weight.grad.fill(1.0);
+        d.bias.grad.fill(1.0);
+        let before = d.weight.value.clone();
+        opt.step(&mut d);
+        for (a, b) in d.weight.value.iter().zip(&before) {
+            assert!((b - a - 0.5).abs() < 1e-6);
+        }
+    }
 }
