@@ -76,7 +76,10 @@ fn early_stopping_stops_after_patience_and_restores_the_best_epoch() -> Result<(
     let history = model.fit(&data, &config, &mut Sgd::new(0.02), CrossEntropy)?;
 
     let es = es.borrow();
-    let (best, stopped) = (es.best_epoch().expect("best"), es.stopped_epoch().expect("stopped"));
+    let (best, stopped) = (
+        es.best_epoch().expect("best"),
+        es.stopped_epoch().expect("stopped"),
+    );
     let val = history.get("val_loss").expect("logged");
     assert_eq!(history.epochs(), stopped + 1, "stopped early: {val:?}");
     assert!(stopped < 199);
@@ -161,7 +164,11 @@ fn checkpoints_reload_to_bit_identical_predictions() -> Result<()> {
     let last_best = *improved.last().expect("epoch 0 always improves");
     safetensors::load(&mut restored, &best)?;
     let mut at_best = IrisNet::new(&mut StdRng::seed_from_u64(0));
-    safetensors::load(&mut at_best, dir.path().join(format!("epoch-{}.safetensors", last_best + 1)))?;
+    safetensors::load(
+        &mut at_best,
+        dir.path()
+            .join(format!("epoch-{}.safetensors", last_best + 1)),
+    )?;
     assert_eq!(weights(&restored), weights(&at_best));
     Ok(())
 }
@@ -197,7 +204,10 @@ fn pytorch(base: f64, next: impl Fn(usize, f64) -> f64) -> Vec<f64> {
 fn assert_close(got: &[f32], want: &[f64]) {
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(want) {
-        assert!(((*g as f64) - w).abs() <= 1e-6 * w.abs().max(1e-9), "{got:?} vs {want:?}");
+        assert!(
+            ((*g as f64) - w).abs() <= 1e-6 * w.abs().max(1e-9),
+            "{got:?} vs {want:?}"
+        );
     }
 }
 
@@ -220,7 +230,10 @@ fn epoch_schedules_give_pytorchs_rates() -> Result<()> {
             (1.0 + (pi * e / t).cos()) / (1.0 + (pi * (e - 1.0) / t).cos()) * (lr - min) + min
         }
     });
-    assert_close(&rates(Box::new(CosineAnnealingLr::new(4).eta_min(0.01)))?, &cos);
+    assert_close(
+        &rates(Box::new(CosineAnnealingLr::new(4).eta_min(0.01)))?,
+        &cos,
+    );
     assert!(cos[4] < 0.0101 && cos[8] > 0.099);
     Ok(())
 }

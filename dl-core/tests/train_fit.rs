@@ -119,7 +119,11 @@ fn iris_loss_falls_and_accuracy_rises_above_95_percent() -> Result<()> {
 
     // `predict_classes` agrees with the accuracy; `predict` with the model's forward pass.
     let classes = model.predict_classes(val.features(), 7)?;
-    let right = classes.iter().zip(val.labels()).filter(|(a, b)| a == b).count();
+    let right = classes
+        .iter()
+        .zip(val.labels())
+        .filter(|(a, b)| a == b)
+        .count();
     assert_eq!(right as f32 / 30.0, val_acc[39]);
     let x = Act::<Flat<4>>::from_slice(val.features())?;
     let direct = model.forward(&x).as_slice().to_vec();
@@ -153,10 +157,17 @@ fn validation_split_holds_out_the_last_fraction_before_shuffling() -> Result<()>
     let mut model = Wide::new(&mut StdRng::seed_from_u64(0));
     let rec = Recording::default();
     // Keras: int(40 * (1 - 0.3)) = 28 training samples.
-    let config = silent().epochs(2).batch_size(8).shuffle(5).validation_split(0.3);
+    let config = silent()
+        .epochs(2)
+        .batch_size(8)
+        .shuffle(5)
+        .validation_split(0.3);
     model.fit(&data, &config, &mut Sgd::new(0.01), &rec)?;
     let train = rec.train.borrow();
-    assert_eq!(train.iter().map(Vec::len).collect::<Vec<_>>(), [8, 8, 8, 4, 8, 8, 8, 4]);
+    assert_eq!(
+        train.iter().map(Vec::len).collect::<Vec<_>>(),
+        [8, 8, 8, 4, 8, 8, 8, 4]
+    );
     for epoch in train.chunks(4) {
         let mut seen: Vec<usize> = epoch.concat();
         assert_ne!(seen, (0..28).collect::<Vec<_>>(), "shuffled");
@@ -200,7 +211,11 @@ impl Loss<Flat<3>> for NanOnCall {
     fn loss_and_grad(&self, p: &Act<Flat<3>>, y: &[usize], g: &mut Act<Flat<3>>) -> Result<f32> {
         self.calls.set(self.calls.get() + 1);
         let l = CrossEntropy.loss_and_grad(p, y, g)?;
-        Ok(if self.calls.get() == self.n { f32::NAN } else { l })
+        Ok(if self.calls.get() == self.n {
+            f32::NAN
+        } else {
+            l
+        })
     }
     fn loss(&self, p: &Act<Flat<3>>, y: &[usize]) -> Result<f32> {
         CrossEntropy.loss(p, y)
@@ -212,15 +227,22 @@ fn a_nan_loss_stops_training_naming_epoch_and_batch() {
     let mut data = iris().split_at(12).0; // 3 batches of 4 per epoch
     let config = silent().epochs(5).batch_size(4).no_shuffle();
     let mut model = IrisNet::new(&mut StdRng::seed_from_u64(0));
-    let loss = NanOnCall { n: 7, calls: Cell::new(0) };
-    let err = model.fit(&data, &config, &mut Sgd::new(0.1), loss).unwrap_err();
+    let loss = NanOnCall {
+        n: 7,
+        calls: Cell::new(0),
+    };
+    let err = model
+        .fit(&data, &config, &mut Sgd::new(0.1), loss)
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "training loss is NaN at epoch 3, batch 1: lower the learning rate or check the data"
     );
     // A NaN in the data: sample 9 is in the third batch of the first epoch.
     data.features_mut()[9 * 4 + 2] = f32::NAN;
-    let err = model.fit(&data, &config, &mut Sgd::new(0.1), CrossEntropy).unwrap_err();
+    let err = model
+        .fit(&data, &config, &mut Sgd::new(0.1), CrossEntropy)
+        .unwrap_err();
     assert!(matches!(
         err,
         dl_core::Error::NonFiniteLoss { epoch: 1, batch: 3, value } if value.is_nan()
@@ -240,22 +262,31 @@ fn regression_with_f32_targets_fits_a_line() -> Result<()> {
     assert!(loss[59] < 1e-3 && loss[59] < loss[0] / 20.0, "{loss:?}");
     assert_eq!(history.names(), ["loss", "lr"]);
     let pred = model.predict(&[0.0, 0.5], 2)?;
-    assert!((pred[0] + 0.2).abs() < 0.05 && (pred[1] - 0.05).abs() < 0.05, "{pred:?}");
+    assert!(
+        (pred[0] + 0.2).abs() < 0.05 && (pred[1] - 0.05).abs() < 0.05,
+        "{pred:?}"
+    );
 
     // Accuracy needs labels; a label loss needs labels; predict checks the input size.
     let with_acc = silent().metrics(&[Metric::Accuracy]);
-    let err = model.fit(&data, &with_acc, &mut Sgd::new(0.1), Mse).unwrap_err();
+    let err = model
+        .fit(&data, &with_acc, &mut Sgd::new(0.1), Mse)
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "invalid metric `accuracy`: needs class labels but the data set holds f32 targets"
     );
     let mut wide = Wide::new(&mut StdRng::seed_from_u64(0));
-    let err = wide.fit(&data, &silent(), &mut Sgd::new(0.1), CrossEntropy).unwrap_err();
+    let err = wide
+        .fit(&data, &silent(), &mut Sgd::new(0.1), CrossEntropy)
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "invalid loss target: this loss compares with class labels but the data set holds f32 targets"
     );
-    let err = IrisNet::new(&mut StdRng::seed_from_u64(0)).predict(&[0.0; 5], 2).unwrap_err();
+    let err = IrisNet::new(&mut StdRng::seed_from_u64(0))
+        .predict(&[0.0; 5], 2)
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "inputs of [4] samples: expected a multiple of 4 values, found 5 values"
@@ -267,7 +298,10 @@ fn regression_with_f32_targets_fits_a_line() -> Result<()> {
 fn labels_become_one_hot_targets_for_mse() -> Result<()> {
     let data = iris();
     let mut model = IrisNet::new(&mut StdRng::seed_from_u64(4));
-    let config = silent().epochs(30).batch_size(16).metrics(&[Metric::Accuracy]);
+    let config = silent()
+        .epochs(30)
+        .batch_size(16)
+        .metrics(&[Metric::Accuracy]);
     let h = model.fit(&data, &config, &mut Sgd::new(0.1).momentum(0.9), Mse)?;
     assert!(h.get("accuracy").expect("logged")[29] >= 0.9);
     Ok(())
@@ -306,7 +340,12 @@ fn the_steady_state_batch_loop_allocates_nothing() -> Result<()> {
         .metrics(&[Metric::Accuracy])
         .callback(Box::new(probe.clone()));
     let mut model = IrisNet::new(&mut StdRng::seed_from_u64(0));
-    model.fit(&data, &config, &mut Sgd::new(0.05).momentum(0.9), CrossEntropy)?;
+    model.fit(
+        &data,
+        &config,
+        &mut Sgd::new(0.05).momentum(0.9),
+        CrossEntropy,
+    )?;
     assert_eq!(probe.borrow().counted, Some(0));
     Ok(())
 }

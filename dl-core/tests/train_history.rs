@@ -62,7 +62,10 @@ fn csv_has_a_header_and_one_row_per_epoch_with_the_logged_values() -> Result<()>
     let loss = h.get("loss").expect("loss");
     assert!(loss[3] < loss[0]);
     let acc = h.get("val_accuracy").expect("val_accuracy");
-    assert!(acc.iter().all(|a| (a * 15.0 - (a * 15.0).round()).abs() < 1e-4));
+    assert!(
+        acc.iter()
+            .all(|a| (a * 15.0 - (a * 15.0).round()).abs() < 1e-4)
+    );
     Ok(())
 }
 
@@ -80,8 +83,15 @@ fn plots_write_png_and_svg_with_one_curve_per_series() -> Result<()> {
     let text = std::fs::read_to_string(&svg).expect("written");
     // Loss and accuracy panels, each with a training and a validation line.
     assert_eq!(text.matches("<polyline").count(), 4, "{text}");
-    let err = h.plot(dir.path().join("curves.jpg")).unwrap_err().to_string();
-    assert!(err.starts_with("invalid plot file name: `") && err.ends_with("curves.jpg` must end in .png or .svg"), "{err}");
+    let err = h
+        .plot(dir.path().join("curves.jpg"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("invalid plot file name: `")
+            && err.ends_with("curves.jpg` must end in .png or .svg"),
+        "{err}"
+    );
     Ok(())
 }
 

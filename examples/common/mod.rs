@@ -145,3 +145,13 @@ pub fn digits_split(dir: &Path) -> Result<(Dataset<Flat<64>>, Dataset<Flat<64>>)
     st.apply(&mut test);
     Ok((train, test))
 }
+
+/// A folder for what an example writes (checkpoints, curves, synthetic data):
+/// `target/examples/<name>/` under the repository, created if needed.
+pub fn output_dir(name: &str) -> Result<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target/examples")
+        .join(name);
+    std::fs::create_dir_all(&dir).map_err(|e| dl::Error::io(&dir, e))?;
+    Ok(dir)
+}

@@ -142,7 +142,12 @@ impl<C: Callback> Callback for Rc<RefCell<C>> {
     fn on_epoch_begin(&mut self, epoch: usize, ctl: &mut Control<'_>) -> Result<()> {
         self.borrow_mut().on_epoch_begin(epoch, ctl)
     }
-    fn on_batch_end(&mut self, epoch: usize, batch: &BatchLogs, ctl: &mut Control<'_>) -> Result<()> {
+    fn on_batch_end(
+        &mut self,
+        epoch: usize,
+        batch: &BatchLogs,
+        ctl: &mut Control<'_>,
+    ) -> Result<()> {
         self.borrow_mut().on_batch_end(epoch, batch, ctl)
     }
     fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, ctl: &mut Control<'_>) -> Result<()> {
