@@ -9,7 +9,7 @@ use dl_core::train::{
     Callback, Control, CosineAnnealingLr, EarlyStopping, ExponentialLr, Fit, FitConfig, Logs,
     Metric, ModelCheckpoint, ReduceLrOnPlateau, StepLr, ThresholdMode, Verbosity,
 };
-use dl_core::{Flat, Model, Parameters, Result};
+use dl_core::{Flat, Parameters, Result};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;

@@ -6,7 +6,7 @@ use dl_core::loss::CrossEntropy;
 use dl_core::optim::Sgd;
 use dl_core::train::progress::epoch_line;
 use dl_core::train::{Fit, FitConfig, History, Logs, Metric, Verbosity};
-use dl_core::{Flat, Model, Result};
+use dl_core::{Flat, Result};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -81,8 +81,28 @@ fn plots_write_png_and_svg_with_one_curve_per_series() -> Result<()> {
     let svg = dir.path().join("curves.SVG");
     h.plot(&svg)?;
     let text = std::fs::read_to_string(&svg).expect("written");
-    // Loss and accuracy panels, each with a training and a validation line.
-    assert_eq!(text.matches("<polyline").count(), 4, "{text}");
+    // Loss and accuracy panels, each with a training (blue) and a validation (red) line of one
+    // point per epoch (legend samples have two points; axes and grid are black).
+    let curves: Vec<(&str, usize)> = text
+        .split("<polyline")
+        .skip(1)
+        .filter_map(|tag| {
+            let stroke = tag.split("stroke=\"").nth(1)?.split('"').next()?;
+            let points = tag.split("points=\"").nth(1)?.split('"').next()?;
+            Some((stroke, points.split_whitespace().count()))
+        })
+        .filter(|&(stroke, points)| stroke != "#000000" && points == 4)
+        .collect();
+    assert_eq!(
+        curves,
+        [
+            ("#0000FF", 4),
+            ("#FF0000", 4),
+            ("#0000FF", 4),
+            ("#FF0000", 4)
+        ],
+        "{text}"
+    );
     let err = h
         .plot(dir.path().join("curves.jpg"))
         .unwrap_err()
@@ -98,7 +118,7 @@ fn plots_write_png_and_svg_with_one_curve_per_series() -> Result<()> {
 #[test]
 fn the_progress_line_names_every_value() {
     let logs = Logs::new(vec![
-        ("loss".into(), 0.693_147),
+        ("loss".into(), 0.612_345),
         ("accuracy".into(), 0.5),
         ("val_loss".into(), 0.5),
         ("val_accuracy".into(), 0.75),
@@ -106,7 +126,7 @@ fn the_progress_line_names_every_value() {
     ]);
     assert_eq!(
         epoch_line(0, 3, &logs, 2.0, 60_000),
-        "epoch 1/3 - 2.00s - 30000 samples/s - loss: 0.6931 - accuracy: 0.5000 \
+        "epoch 1/3 - 2.00s - 30000 samples/s - loss: 0.6123 - accuracy: 0.5000 \
          - val_loss: 0.5000 - val_accuracy: 0.7500 - lr: 0.001"
     );
 }

@@ -4,7 +4,7 @@
 use crate::data::{BatchOrder, Dataset};
 use crate::error::{Error, Result};
 use crate::layers::Mode;
-use crate::loss::Loss;
+use crate::loss::{Loss, Penalty};
 use crate::model::Model;
 use crate::optim::Optimizer;
 use crate::param::Parameters;
@@ -45,6 +45,7 @@ pub struct FitConfig<'a, S: Shape> {
     metrics: Vec<Metric>,
     callbacks: RefCell<Vec<Box<dyn Callback + 'a>>>,
     verbosity: Verbosity,
+    penalty: Option<Penalty>,
 }
 
 impl<S: Shape> Default for FitConfig<'_, S> {
@@ -65,6 +66,7 @@ impl<'a, S: Shape> FitConfig<'a, S> {
             metrics: Vec::new(),
             callbacks: RefCell::new(Vec::new()),
             verbosity: Verbosity::Auto,
+            penalty: None,
         }
     }
 
@@ -125,6 +127,14 @@ impl<'a, S: Shape> FitConfig<'a, S> {
         self
     }
 
+    /// Adds an L1/L2 weight penalty ([`Penalty`]) to the loss and its gradient to the weights'
+    /// gradients at every step. As in Keras, the logged `loss` and `val_loss` (and
+    /// [`Fit::evaluate`]'s loss) include it.
+    pub fn penalty(mut self, penalty: Penalty) -> Self {
+        self.penalty = Some(penalty);
+        self
+    }
+
     /// The number of epochs.
     pub fn get_epochs(&self) -> usize {
         self.epochs
@@ -159,7 +169,15 @@ impl<'a, S: Shape> FitConfig<'a, S> {
                 ));
             }
         }
+        if let Some(p) = &self.penalty {
+            p.validate()?;
+        }
         self.metrics.iter().try_for_each(Metric::validate)
+    }
+
+    /// The penalty of `model`'s current weights (0 without a penalty).
+    fn penalty_value(&self, model: &dyn Parameters) -> f32 {
+        self.penalty.map_or(0.0, |p| p.value(model))
     }
 }
 
@@ -407,7 +425,11 @@ fn check_metrics<S: Shape>(metrics: &[Metric], data: &Dataset<S>) -> Result<()> 
 pub trait Fit: Model {
     /// Trains on `train` as `config` says and returns the per-epoch [`History`].
     ///
-    /// Errors: bad settings (batch size 0, a validation split outside (0, 1), a monitor that is
+    /// The logged training `loss` of an epoch is the mean of its batches' losses weighted by
+    /// their sizes, computed as the weights change (Keras' running mean); `val_loss` and the
+    /// validation metrics are computed after the epoch in evaluation mode.
+    ///
+    /// Errors: [`Optimizer::validate`]'s, bad settings (batch size 0, a validation split outside (0, 1), a monitor that is
     /// not logged, …), data that does not fit the loss or model (see [`Targets`]), a NaN or
     /// infinite loss ([`Error::NonFiniteLoss`] naming the epoch and batch), a callback's error.
     fn fit<L, O>(
@@ -423,6 +445,7 @@ pub trait Fit: Model {
         O: Optimizer,
     {
         config.validate()?;
+        optimizer.validate()?;
         let width = Self::Output::SIZE;
         let metrics = &config.metrics;
         let n = train.len();
@@ -501,6 +524,9 @@ pub trait Fit: Model {
                     });
                 }
                 self.backward_params(&buf.x, &buf.grad);
+                if let Some(p) = &config.penalty {
+                    p.add_grad(self);
+                }
                 optimizer.step(self);
                 sum += value as f64 * idx.len() as f64;
                 seen += idx.len();
@@ -538,7 +564,10 @@ pub trait Fit: Model {
                     metrics,
                     &mut buf,
                 )?;
-                values.push(("val_loss".to_string(), val_loss));
+                values.push((
+                    "val_loss".to_string(),
+                    val_loss + config.penalty_value(self),
+                ));
                 for (i, name) in metric_names.iter().enumerate() {
                     values.push((format!("val_{name}"), buf.counts.value(i)));
                 }
@@ -598,7 +627,10 @@ pub trait Fit: Model {
             .enumerate()
             .map(|(i, &m)| (m, buf.counts.value(i)))
             .collect();
-        Ok(Evaluation { loss, metrics })
+        Ok(Evaluation {
+            loss: loss + config.penalty_value(self),
+            metrics,
+        })
     }
 
     /// The outputs for `inputs` (row-major samples of the input shape), in evaluation mode, in

@@ -53,22 +53,17 @@ impl Metric {
     /// Number of samples of `pred` counted as correct for `labels` (one per sample).
     pub fn correct<O: Shape>(&self, pred: &Act<O>, labels: &[usize]) -> usize {
         debug_assert_eq!(pred.batch(), labels.len());
-        let k = match self {
-            Metric::Accuracy => 1,
-            Metric::TopK(k) => *k,
-        };
         (0..pred.batch())
             .filter(|&i| {
-                let row = pred.sample(i);
-                let label = labels[i];
-                if O::SIZE == 1 {
-                    return k >= 2 || argmax(row) == label;
+                let (row, label) = (pred.sample(i), labels[i]);
+                match *self {
+                    Metric::TopK(k) if O::SIZE > 1 => {
+                        let at = row[label];
+                        row.iter().filter(|&&v| v > at).count() < k
+                    }
+                    Metric::TopK(k) if k >= 2 => true,
+                    _ => argmax(row) == label,
                 }
-                if k == 1 {
-                    return argmax(row) == label;
-                }
-                let at = row[label];
-                row.iter().filter(|&&v| v > at).count() < k
             })
             .count()
     }

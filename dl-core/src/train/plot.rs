@@ -134,7 +134,13 @@ fn draw<DB: DrawingBackend>(
             .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
                 (lo.min(v), hi.max(v))
             });
-        let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 1.0) };
+        let (lo, hi) = if name.ends_with("accuracy") {
+            (lo.min(0.0), hi.max(1.0))
+        } else if lo <= hi {
+            (lo, hi)
+        } else {
+            (0.0, 1.0)
+        };
         let pad = ((hi - lo) * 0.05).max(1e-3);
         let epochs = history.epochs().max(1) as f32;
         let mut builder = ChartBuilder::on(area);
@@ -149,8 +155,18 @@ fn draw<DB: DrawingBackend>(
             .build_cartesian_2d(0.5f32..epochs + 0.5, lo - pad..hi + pad)
             .map_err(err)?;
         let mut mesh = chart.configure_mesh();
+        let whole = |v: &f32| {
+            if v.fract() == 0.0 {
+                format!("{v:.0}")
+            } else {
+                String::new()
+            }
+        };
         if text {
-            mesh.x_desc("epoch").label_style((FAMILY, 14));
+            mesh.x_desc("epoch")
+                .x_labels(history.epochs().clamp(2, 11))
+                .x_label_formatter(&whole)
+                .label_style((FAMILY, 14));
         } else {
             mesh.x_labels(0).y_labels(0);
         }

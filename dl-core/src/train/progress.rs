@@ -2,7 +2,7 @@
 //! line per epoch otherwise (CI logs stay readable), nothing when silent.
 
 use crate::train::history::Logs;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
@@ -19,15 +19,15 @@ pub enum Verbosity {
 }
 
 /// The line printed at the end of an epoch when the output is not a terminal (Keras-like):
-/// epoch number from 1, wall time, throughput, then every log entry (`lr` in shortest form,
-/// the rest with 4 decimals).
+/// epoch number from 1, wall time, throughput, then every log entry (`lr` to 4 significant
+/// digits, the rest with 4 decimals).
 ///
 /// ```
 /// use dl_core::train::{progress::epoch_line, Logs};
-/// let logs = Logs::new(vec![("loss".into(), 0.51234), ("accuracy".into(), 0.875), ("lr".into(), 0.01)]);
+/// let logs = Logs::new(vec![("loss".into(), 0.51234), ("accuracy".into(), 0.875), ("lr".into(), 0.048551578)]);
 /// assert_eq!(
 ///     epoch_line(1, 10, &logs, 0.25, 1000),
-///     "epoch 2/10 - 0.25s - 4000 samples/s - loss: 0.5123 - accuracy: 0.8750 - lr: 0.01"
+///     "epoch 2/10 - 0.25s - 4000 samples/s - loss: 0.5123 - accuracy: 0.8750 - lr: 0.04855"
 /// );
 /// ```
 pub fn epoch_line(
@@ -52,10 +52,24 @@ fn push_logs<'a>(line: &mut String, entries: impl Iterator<Item = (&'a str, f32)
     for (name, value) in entries {
         // Writing to a String cannot fail.
         let _ = if name == "lr" {
-            write!(line, " - {name}: {value}")
+            write!(line, " - {name}: {}", significant(value, 4))
         } else {
             write!(line, " - {name}: {value:.4}")
         };
+    }
+}
+
+/// `value` rounded to `digits` significant digits, without trailing zeros (`0.04855`, `0.01`).
+fn significant(value: f32, digits: i32) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return value.to_string();
+    }
+    let decimals = (digits - 1 - value.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{value:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
     }
 }
 
@@ -96,9 +110,12 @@ impl Progress {
             let pb =
                 ProgressBar::with_draw_target(Some(samples as u64), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}",
+                "{prefix} [{bar:30}] {pos}/{len} {rate} ETA {eta} {msg}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} samples/s", s.per_sec());
+            })
             .progress_chars("=> ");
             pb.set_style(style);
             pb.set_prefix(format!("epoch {}/{}", epoch + 1, self.epochs));
@@ -139,6 +156,8 @@ impl Progress {
                     let mut msg = String::new();
                     push_logs(&mut msg, logs.iter());
                     pb.finish_with_message(msg.trim_start_matches(" - ").to_string());
+                    // The finished bar stays; the next epoch's starts on a new line.
+                    let _ = writeln!(std::io::stderr().lock());
                 }
             }
         }
