@@ -14,9 +14,12 @@
 //! The packing buffers are thread-locals that grow to the largest shape seen and are then reused:
 //! after warm-up a call allocates nothing. The micro-kernel is chosen at run time
 //! (`is_x86_feature_detected!`): AVX-512 (`NR = 32`), AVX2 + FMA (`NR = 16`) or a portable one
-//! the compiler vectorises (`NR = 8`); its height `MR` is picked per call to waste the fewest
-//! rows on small `m`. When `m` fits in at most two panels and `B` is row-major, full `B` panels are
-//! read in place instead of packed (they would be used at most twice).
+//! the compiler vectorises (`NR = 8`); the tile (`MR` rows, one or two vector widths of columns)
+//! is picked per call to waste the fewest lanes on small `m` or `n`. When `m` fits in at most two
+//! panels and a row-major `B` is small (≤ 1 Mi floats), full `B` panels are read in place instead
+//! of packed. On AVX-512, `A·Bᵀ` with both operands contiguous along `k` (Dense forward, Conv2d
+//! weight gradients), `k ≥ 64` and one side at most 160 runs as 4 × 4 tiles of dot products with
+//! no packing at all: packing the transposed `B` would cost about as much as the product.
 //!
 //! # Threads
 //! The thread count comes from the environment variable `DL_NUM_THREADS` (default: all physical
