@@ -195,7 +195,24 @@ pub(super) mod avx512 {
         }
         let alpha = _mm512_set1_ps(t.alpha);
         let beta = _mm512_set1_ps(t.beta);
-        // Lane masks of the valid columns of each register of a row.
+        if t.rows == MR && t.cols == 16 * NV {
+            // Full tile: constant trip counts keep the accumulators in registers.
+            for (i, row) in acc.iter().enumerate() {
+                for (v, &x) in row.iter().enumerate() {
+                    // SAFETY: a full tile: row i, columns 16v..16v+16 are inside it.
+                    unsafe {
+                        let c = t.c.add(i * t.ldc + 16 * v);
+                        let mut r = _mm512_mul_ps(alpha, x);
+                        if t.beta != 0.0 {
+                            r = _mm512_fmadd_ps(beta, _mm512_loadu_ps(c), r);
+                        }
+                        _mm512_storeu_ps(c, r);
+                    }
+                }
+            }
+            return;
+        }
+        // Edge tile. Lane masks of the valid columns of each register of a row.
         let mut masks = [0 as __mmask16; NV];
         for (v, m) in masks.iter_mut().enumerate() {
             let n = t.cols.saturating_sub(16 * v).min(16);
@@ -212,18 +229,10 @@ pub(super) mod avx512 {
                 unsafe {
                     let c = t.c.add(i * t.ldc + 16 * v);
                     let mut r = _mm512_mul_ps(alpha, x);
-                    if m == u16::MAX {
-                        // All lanes valid: plain (cheaper) load and store.
-                        if t.beta != 0.0 {
-                            r = _mm512_fmadd_ps(beta, _mm512_loadu_ps(c), r);
-                        }
-                        _mm512_storeu_ps(c, r);
-                    } else {
-                        if t.beta != 0.0 {
-                            r = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m, c), r);
-                        }
-                        _mm512_mask_storeu_ps(c, m, r);
+                    if t.beta != 0.0 {
+                        r = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m, c), r);
                     }
+                    _mm512_mask_storeu_ps(c, m, r);
                 }
             }
         }
