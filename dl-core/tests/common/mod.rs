@@ -1,4 +1,5 @@
-//! A counting global allocator for the allocation tests (`gemm_alloc.rs`, `alloc.rs`).
+//! A counting global allocator for the allocation tests (`gemm_alloc.rs`, `alloc.rs`,
+//! `train_fit.rs`).
 //!
 //! Counts the allocations (and reallocations) made by the current thread, so tests running in
 //! parallel on other threads do not disturb the count. Implementing `GlobalAlloc` needs
@@ -44,6 +45,13 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static COUNTING: Counting = Counting;
+
+/// The number of allocations and reallocations the current thread has made so far; the
+/// difference of two readings counts what happened between them.
+#[allow(dead_code)] // each test binary uses its own subset of the helpers
+pub fn allocations_so_far() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
 
 /// The number of allocations and reallocations the current thread made while running `f`.
 pub fn allocations_in(f: impl FnOnce()) -> usize {
