@@ -22,18 +22,18 @@ pub mod testing;
 
 pub use error::{Error, Result};
 pub use layers::*;
-pub use loss::Loss;
+pub use loss::{BceWithLogits, CrossEntropy, KlDiv, Loss, Mse, Penalty};
 pub use model::Model;
-pub use optim::Optimizer;
+pub use optim::{Adagrad, Adam, Optimizer, RmsProp, Sgd};
 pub use param::{Param, ParamKind, ParamName, Parameters};
 pub use tensor::{Act, Chw, Dims, Flat, SameShape, Shape};
 
 /// Everything a model author needs in scope.
 pub mod prelude {
     pub use crate::layers::*;
-    pub use crate::loss::Loss;
+    pub use crate::loss::{BceWithLogits, CrossEntropy, KlDiv, Loss, Mse, Penalty};
     pub use crate::model::Model;
-    pub use crate::optim::Optimizer;
+    pub use crate::optim::{Adagrad, Adam, Optimizer, RmsProp, Sgd};
     pub use crate::sequential;
     pub use crate::tensor::{Act, Chw, Flat, Shape};
     pub use crate::{Error, Param, Parameters, Result};

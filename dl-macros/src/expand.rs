@@ -492,4 +492,79 @@ mod tests {
         );
         assert!(s.contains("const NUM_PARAMS: usize = 101770;"), "{s}");
     }
+
+    /// LeNet-5 as the issue declares it (named layers, `in =>`, a fused activation, Dropout).
+    fn lenet5() -> TokenStream {
+        quote! {
+            /// LeNet-5 for 32×32 colour images.
+            #[derive(Clone)]
+            pub struct LeNet5: [3, 32, 32] -> [10] {
+                conv1: Conv2d<6, 5>,
+                ReLU,
+                MaxPool2d<2>,
+                conv2: Conv2d<6 => 16, 5>,
+                ReLU,
+                MaxPool2d<2, stride = 2>,
+                Flatten,
+                fc1: Dense<400 => 120, activation = ReLU>,
+                fc2: Dense<84>,
+                ReLU,
+                Dropout(0.5),
+                fc3: Dense<10>,
+            }
+        }
+    }
+
+    /// The reviewed expansion of LeNet-5 in `tests/expand/lenet5.expanded.rs`: any change to the
+    /// generated code shows up as a diff of that file. Regenerate it with
+    /// `UPDATE_EXPAND=1 cargo test -p dl-macros --lib` and review the diff like code.
+    #[test]
+    fn lenet5_expansion_matches_the_snapshot() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/expand/lenet5.expanded.rs");
+        let actual = expand_pretty(lenet5());
+        if std::env::var_os("UPDATE_EXPAND").is_some() {
+            std::fs::write(&path, &actual).expect("write the snapshot");
+        }
+        let expected = std::fs::read_to_string(&path).expect("read the snapshot");
+        assert!(
+            actual == expected,
+            "the expansion of LeNet-5 differs from {}; rerun with UPDATE_EXPAND=1 and review the diff",
+            path.display()
+        );
+    }
+
+    /// Measures the macro's own cost (parse, check, expand) per model; run it on purpose with
+    /// `cargo test -p dl-macros --release --lib -- --ignored --nocapture expansion_time`.
+    /// It prints the median of 200 expansions of each model and asserts nothing about time.
+    #[test]
+    #[ignore = "a measurement, run on purpose"]
+    fn expansion_time() {
+        let alexnet = quote! {
+            pub struct AlexNet: [3, 227, 227] -> [1000] {
+                Conv2d<96, 11, stride = 4>, ReLU, MaxPool2d<3, stride = 2>,
+                Conv2d<256, 5, padding = 2>, ReLU, MaxPool2d<3, stride = 2>,
+                Conv2d<384, 3, padding = 1>, ReLU,
+                Conv2d<384, 3, padding = 1>, ReLU,
+                Conv2d<256, 3, padding = 1>, ReLU, MaxPool2d<3, stride = 2>,
+                Flatten, Dropout(0.5), Dense<4096>, ReLU, Dropout(0.5), Dense<4096>, ReLU,
+                Dense<1000>,
+            }
+        };
+        let mlp = quote! { pub struct Mlp: [784] -> [10] { Dense<128>, ReLU, Dense<10> } };
+        for (name, input) in [("LeNet-5", lenet5()), ("AlexNet", alexnet), ("MLP", mlp)] {
+            let mut times: Vec<f64> = (0..200)
+                .map(|_| {
+                    let input = quote!(dl; #input);
+                    let t = std::time::Instant::now();
+                    let out = sequential(input);
+                    let dt = t.elapsed().as_secs_f64();
+                    assert!(!out.to_string().contains("compile_error"), "{name}: {out}");
+                    dt
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            println!("{name}: median expansion {:.3} ms", times[100] * 1e3);
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! statistics after the step and the evaluation-mode logits must match PyTorch.
 
 use dl_core::testing::{GOLDEN_RTOL, GoldenCase, check_close};
-use dl_core::{Act, Flat, Model, Shape};
+use dl_core::{Act, CrossEntropy, Flat, Loss, Model, Shape};
 
 /// Reference values below this are float64 rounding noise around an exact zero.
 const ZERO_IN_EXACT_ARITHMETIC: f32 = 1e-12;
@@ -56,29 +56,6 @@ pub fn check(case: &GoldenCase) -> Result<(), String> {
     }
 }
 
-/// Mean cross-entropy from logits and its gradient (placeholder until `dl_core::loss` has it).
-fn cross_entropy<const N: usize>(
-    logits: &Act<Flat<N>>,
-    labels: &[usize],
-    grad: &mut Act<Flat<N>>,
-) -> f32 {
-    let n = logits.batch();
-    grad.set_batch(n);
-    let mut total = 0.0f64;
-    for (i, &label) in labels.iter().enumerate() {
-        let row = logits.sample(i);
-        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-        let sum: f64 = row.iter().map(|&v| ((v - max) as f64).exp()).sum();
-        let log_z = max as f64 + sum.ln();
-        total += log_z - row[label] as f64;
-        for (j, g) in grad.sample_mut(i).iter_mut().enumerate() {
-            let p = ((row[j] as f64) - log_z).exp();
-            *g = ((p - f64::from(u8::from(j == label))) / n as f64) as f32;
-        }
-    }
-    (total / n as f64) as f32
-}
-
 fn run<M: Model<Output = Flat<N>>, const N: usize>(case: &GoldenCase) -> Result<(), String> {
     let mut model = M::new(&mut rand::rngs::StdRng::seed_from_u64(0));
 
@@ -120,7 +97,9 @@ fn run<M: Model<Output = Flat<N>>, const N: usize>(case: &GoldenCase) -> Result<
     let logits = model.forward_train(&x).clone();
     check_close("logits", logits.as_slice(), case.t("logits"), GOLDEN_RTOL)?;
     let mut grad = Act::default();
-    let loss = cross_entropy(&logits, &labels, &mut grad);
+    let loss = CrossEntropy
+        .loss_and_grad(&logits, &labels, &mut grad)
+        .map_err(|e| e.to_string())?;
     check_close("loss", &[loss], case.t("loss"), GOLDEN_RTOL)?;
     model.backward_params(&x, &grad);
 
