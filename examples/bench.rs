@@ -52,53 +52,32 @@ dl::sequential! {
         Dense<10>,
     }
 
-    /// AlexNet for 3×32×32 CIFAR-10.
+    /// AlexNet for 3×32×32 CIFAR-10: dl-zoo's `AlexNetCifar`.
     pub struct AlexNetCifar: [3, 32, 32] -> [10] {
-        Conv2d<64, 3, padding = 1>,
-        ReLU,
-        MaxPool2d<2>,
-        Conv2d<192, 3, padding = 1>,
-        ReLU,
-        MaxPool2d<2>,
-        Conv2d<384, 3, padding = 1>,
-        ReLU,
-        Conv2d<256, 3, padding = 1>,
-        ReLU,
-        Conv2d<256, 3, padding = 1>,
-        ReLU,
-        MaxPool2d<2>,
+        Conv2d<64, 3, stride = 2, padding = 1>, ReLU, MaxPool2d<2>,
+        Conv2d<192, 3, padding = 1>, ReLU, MaxPool2d<2>,
+        Conv2d<384, 3, padding = 1>, ReLU,
+        Conv2d<256, 3, padding = 1>, ReLU,
+        Conv2d<256, 3, padding = 1>, ReLU, MaxPool2d<2>,
         Flatten,
-        Dropout(0.5),
-        Dense<4096, activation = ReLU>,
-        Dropout(0.5),
-        Dense<4096, activation = ReLU>,
+        Dropout(0.5), Dense<4096>, ReLU,
+        Dropout(0.5), Dense<4096>, ReLU,
         Dense<10>,
     }
 
-    /// AlexNet for 3×227×227 ImageNet (one tower).
+    /// AlexNet for 3×227×227 ImageNet, one tower: dl-zoo's `AlexNet`.
     pub struct AlexNetImageNet: [3, 227, 227] -> [1000] {
-        Conv2d<96, 11, stride = 4>,
-        ReLU,
-        MaxPool2d<3, stride = 2>,
-        Conv2d<256, 5, padding = 2>,
-        ReLU,
-        MaxPool2d<3, stride = 2>,
-        Conv2d<384, 3, padding = 1>,
-        ReLU,
-        Conv2d<384, 3, padding = 1>,
-        ReLU,
-        Conv2d<256, 3, padding = 1>,
-        ReLU,
-        MaxPool2d<3, stride = 2>,
+        Conv2d<96, 11, stride = 4>, ReLU, MaxPool2d<3, stride = 2>,
+        Conv2d<256, 5, padding = 2>, ReLU, MaxPool2d<3, stride = 2>,
+        Conv2d<384, 3, padding = 1>, ReLU,
+        Conv2d<384, 3, padding = 1>, ReLU,
+        Conv2d<256, 3, padding = 1>, ReLU, MaxPool2d<3, stride = 2>,
         Flatten,
-        Dropout(0.5),
-        Dense<4096, activation = ReLU>,
-        Dropout(0.5),
-        Dense<4096, activation = ReLU>,
+        Dropout(0.5), Dense<4096>, ReLU,
+        Dropout(0.5), Dense<4096>, ReLU,
         Dense<1000>,
     }
 }
-
 /// Warm-up steps, timed steps per repeat, repeats.
 type Timing = (usize, usize, usize);
 
@@ -116,7 +95,11 @@ fn protocol(model: &str) -> Option<(usize, Timing, Timing)> {
 }
 
 /// `samples_per_call · steps / median(time of steps calls)` after `warmup` calls.
-fn median_rate(mut f: impl FnMut(), samples_per_call: usize, (warmup, steps, repeats): Timing) -> f64 {
+fn median_rate(
+    mut f: impl FnMut(),
+    samples_per_call: usize,
+    (warmup, steps, repeats): Timing,
+) -> f64 {
     for _ in 0..warmup {
         f();
     }
@@ -183,7 +166,11 @@ where
         batch,
         infer,
     );
-    println!("model={name} threads={} batch={batch} params={}", num_threads(), M::NUM_PARAMS);
+    println!(
+        "model={name} threads={} batch={batch} params={}",
+        num_threads(),
+        M::NUM_PARAMS
+    );
     if let Some(kib) = peak_rss_kib() {
         println!("peak_rss_kib={kib}");
     }
@@ -207,14 +194,14 @@ const GEMM_SHAPES: &[(&str, Trans, Trans, usize, usize, usize)] = {
         ("lenet conv2 fwd", N, N, 16, 3200, 150),
         ("lenet conv2 dX", T, N, 150, 3200, 16),
         ("lenet fc1 fwd", N, T, 32, 120, 400),
-        ("cifar conv1 fwd", N, N, 64, 32768, 27),
-        ("cifar conv2 fwd", N, N, 192, 8192, 576),
-        ("cifar conv3 fwd", N, N, 384, 2048, 1728),
-        ("cifar conv4 fwd", N, N, 256, 2048, 3456),
-        ("cifar conv4 dW", N, T, 256, 3456, 2048),
-        ("cifar conv4 dX", T, N, 3456, 2048, 256),
-        ("cifar fc1 fwd", N, T, 32, 4096, 4096),
-        ("cifar fc1 dW", T, N, 4096, 4096, 32),
+        ("cifar conv1 fwd", N, N, 64, 8192, 27),
+        ("cifar conv2 fwd", N, N, 192, 2048, 576),
+        ("cifar conv3 fwd", N, N, 384, 512, 1728),
+        ("cifar conv4 fwd", N, N, 256, 512, 3456),
+        ("cifar conv4 dW", N, T, 256, 3456, 512),
+        ("cifar conv4 dX", T, N, 3456, 512, 256),
+        ("cifar fc2 fwd", N, T, 32, 4096, 4096),
+        ("cifar fc2 dW", T, N, 4096, 4096, 32),
         ("imagenet conv1 fwd", N, N, 96, 48400, 363),
         ("imagenet conv2 fwd", N, N, 256, 11664, 2400),
         ("imagenet conv3 fwd", N, N, 384, 2704, 2304),
@@ -227,7 +214,8 @@ const GEMM_SHAPES: &[(&str, Trans, Trans, usize, usize, usize)] = {
 /// GFLOP/s (2·m·n·k / t) of `dl::kernels::gemm::gemm` on every shape of [`GEMM_SHAPES`].
 fn bench_gemm() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.random_range(-1.0..1.0)).collect() };
+    let mut random =
+        |len: usize| -> Vec<f32> { (0..len).map(|_| rng.random_range(-1.0..1.0)).collect() };
     for &(label, ta, tb, m, n, k) in GEMM_SHAPES {
         let (a, b) = (random(m * k), random(k * n));
         let mut c = vec![0.0; m * n];
@@ -267,7 +255,8 @@ fn conv_layer<
 {
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let mut conv = Conv2d::<IC, OC, K, S, P>::new(&mut rng);
-    let mut random = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.random_range(-1.0..1.0)).collect() };
+    let mut random =
+        |len: usize| -> Vec<f32> { (0..len).map(|_| rng.random_range(-1.0..1.0)).collect() };
     let x = Act::<Chw<IC, H, W>>::from_vec(random(n * IC * H * W)).expect("whole samples");
     let dy = Act::<Chw<OC, OH, OW>>::from_vec(random(n * OC * OH * OW)).expect("whole samples");
     let mut y = Act::default();
@@ -298,11 +287,11 @@ fn conv_layer<
 fn bench_conv() {
     conv_layer::<3, 6, 5, 1, 0, 32, 32, 28, 28>("lenet conv1", 32);
     conv_layer::<6, 16, 5, 1, 0, 14, 14, 10, 10>("lenet conv2", 32);
-    conv_layer::<3, 64, 3, 1, 1, 32, 32, 32, 32>("cifar conv1", 32);
-    conv_layer::<64, 192, 3, 1, 1, 16, 16, 16, 16>("cifar conv2", 32);
-    conv_layer::<192, 384, 3, 1, 1, 8, 8, 8, 8>("cifar conv3", 32);
-    conv_layer::<384, 256, 3, 1, 1, 8, 8, 8, 8>("cifar conv4", 32);
-    conv_layer::<256, 256, 3, 1, 1, 8, 8, 8, 8>("cifar conv5", 32);
+    conv_layer::<3, 64, 3, 2, 1, 32, 32, 16, 16>("cifar conv1", 32);
+    conv_layer::<64, 192, 3, 1, 1, 8, 8, 8, 8>("cifar conv2", 32);
+    conv_layer::<192, 384, 3, 1, 1, 4, 4, 4, 4>("cifar conv3", 32);
+    conv_layer::<384, 256, 3, 1, 1, 4, 4, 4, 4>("cifar conv4", 32);
+    conv_layer::<256, 256, 3, 1, 1, 4, 4, 4, 4>("cifar conv5", 32);
     conv_layer::<3, 96, 11, 4, 0, 227, 227, 55, 55>("imagenet conv1", 16);
     conv_layer::<96, 256, 5, 1, 2, 27, 27, 27, 27>("imagenet conv2", 16);
     conv_layer::<256, 384, 3, 1, 1, 13, 13, 13, 13>("imagenet conv3", 16);
@@ -337,11 +326,10 @@ fn parse(args: &[String]) -> Result<(Task, Option<usize>), String> {
             "--conv" => task = Some(Task::Conv),
             "--threads" => {
                 let v = it.next().ok_or("`--threads` needs a number")?;
-                let n = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(|| format!("`--threads` expects a positive number, found `{v}`"))?;
+                let n =
+                    v.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                        format!("`--threads` expects a positive number, found `{v}`")
+                    })?;
                 threads = Some(n);
             }
             other => return Err(format!("unknown argument `{other}`")),

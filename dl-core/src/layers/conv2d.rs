@@ -1,6 +1,7 @@
 //! 2-D convolution, lowered to GEMM through `im2col`.
 
 use crate::init::{Init, uniform};
+use crate::kernels::conv_direct;
 use crate::kernels::gemm::{Trans, gemm};
 use crate::kernels::im2col::{ConvGeom, col2im, im2col};
 use crate::layers::{Layer, Mode};
@@ -83,6 +84,10 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 {
     /// Parameter count.
     pub const PARAMS: usize = shape::conv_params(IN_C, OUT_C, K);
+
+    /// Whether this layer runs the direct kernels of [`conv_direct`] instead of im2col + GEMM:
+    /// stride 1 and at most [`DIRECT_MAX_OUT_C`] output channels.
+    pub const DIRECT: bool = S == 1 && OUT_C <= DIRECT_MAX_OUT_C;
 
     /// PyTorch's default initialisation.
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
@@ -175,6 +180,10 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     }
 }
 
+/// Stride-1 convolutions with at most this many output channels use the direct kernels (see
+/// `bench/NOTES.md` for the measurements behind the threshold).
+pub const DIRECT_MAX_OUT_C: usize = 8;
+
 /// Most values of the column matrix an evaluation-mode forward builds at once (16 MiB).
 const EVAL_COL_VALUES: usize = 1 << 22;
 
@@ -249,6 +258,19 @@ impl<
             return;
         }
         let g = Self::geom(H, W);
+        if Self::DIRECT {
+            grow(&mut self.col, conv_direct::scratch_len(&g));
+            conv_direct::forward(
+                &g,
+                n,
+                x.as_slice(),
+                &self.weight.value,
+                &self.bias.value,
+                y.as_mut_slice(),
+                &mut self.col,
+            );
+            return;
+        }
         // Training keeps the whole batch's column matrix for the weight gradient; evaluation
         // bounds its workspace by going through the batch in chunks.
         let chunk = match mode {
@@ -291,6 +313,31 @@ impl<
             return;
         }
         let g = Self::geom(H, W);
+        if Self::DIRECT {
+            grow(&mut self.col, conv_direct::scratch_len(&g));
+            conv_direct::weight_grad(
+                &g,
+                n,
+                x.as_slice(),
+                dy.as_slice(),
+                &mut self.weight.grad,
+                &mut self.bias.grad,
+                &mut self.col,
+            );
+            if let Some(dx) = dx {
+                dx.set_batch(n);
+                conv_direct::input_grad(
+                    &g,
+                    n,
+                    dy.as_slice(),
+                    &self.weight.value,
+                    OUT_C,
+                    dx.as_mut_slice(),
+                    &mut self.col,
+                );
+            }
+            return;
+        }
         let (rows, p) = (g.rows(), g.pixels());
         let np = n * p;
         if !self.col_ready {
@@ -472,6 +519,10 @@ mod tests {
         matches_reference::<2, 3, 2, 1, PAD_SAME, 6, 5, 6, 5>(); // odd total: pad bottom/right
         matches_reference::<2, 2, 4, 3, PAD_SAME, 8, 10, 3, 4>(); // 8: total 2; 10: total 3
         matches_reference::<1, 2, 3, 2, 2, 5, 7, 4, 5>();
+        // Stride 1 with more than `DIRECT_MAX_OUT_C` output channels: the im2col route.
+        assert!(!Conv2d::<2, 9, 3, 1, 1>::DIRECT && Conv2d::<2, 8, 3, 1, 1>::DIRECT);
+        matches_reference::<2, 9, 3, 1, 1, 6, 5, 6, 5>();
+        matches_reference::<2, 9, 2, 1, PAD_SAME, 6, 5, 6, 5>();
     }
 
     #[test]
@@ -479,6 +530,9 @@ mod tests {
         let mut r = rng(1);
         let mut conv = Conv2d::<2, 3, 3>::new(&mut r);
         check_layer_gradients::<Chw<2, 5, 4>, Chw<3, 3, 2>, _>(&mut conv, 2, &mut r);
+        // The im2col route at stride 1 (more output channels than the direct kernels take).
+        let mut conv = Conv2d::<2, 9, 3, 1, 1>::new(&mut r);
+        check_layer_gradients::<Chw<2, 4, 4>, Chw<9, 4, 4>, _>(&mut conv, 2, &mut r);
     }
 
     #[test]
