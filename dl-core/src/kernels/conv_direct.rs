@@ -90,16 +90,17 @@ fn dims(g: &ConvGeom) -> (usize, usize, usize) {
     (hp, wp, (g.out_h - 1) * wp + g.out_w)
 }
 
-/// Values of scratch space the functions of this module need for geometry `g`.
-pub fn scratch_len(g: &ConvGeom) -> usize {
+/// Values of the padded sample at the start of the scratch: the planes plus [`LANES`] values of
+/// slack, so the forward pass can read whole blocks of `LANES` past the last tap's span.
+fn padded_len(g: &ConvGeom) -> usize {
     let (hp, wp, _) = dims(g);
-    g.channels * hp * wp + g.out_h * wp
+    g.channels * hp * wp + LANES
 }
 
-/// Whether the input needs a padded copy.
-fn padded(g: &ConvGeom) -> bool {
-    let (hp, wp, _) = dims(g);
-    (hp, wp) != (g.height, g.width)
+/// Values of scratch space the functions of this module need for geometry `g`.
+pub fn scratch_len(g: &ConvGeom) -> usize {
+    let (_, wp, span) = dims(g);
+    padded_len(g) + (g.out_h * wp).max(span.div_ceil(LANES) * LANES)
 }
 
 /// Checks the stride and the slice lengths shared by the three directions.
@@ -111,7 +112,7 @@ fn check(g: &ConvGeom, n: usize, x: usize, w: usize, oc: usize, y: usize, scratc
     assert!(scratch >= scratch_len(g), "conv_direct: scratch too short");
 }
 
-/// Copies one sample into zero-bordered planes `[C, Hp, Wp]`.
+/// Copies one sample into zero-bordered planes `[C, Hp, Wp]` (and zeroes the slack after them).
 fn pad_sample(g: &ConvGeom, x: &[f32], xp: &mut [f32]) {
     let (hp, wp, _) = dims(g);
     xp.fill(0.0);
@@ -154,24 +155,28 @@ multiversion! {
         let oc = b.len();
         check(g, n, x.len(), w.len(), oc, y.len(), scratch.len());
         let (hp, wp, span) = dims(g);
-        let (xp, wide) = scratch.split_at_mut(g.channels * hp * wp);
-        let wide = &mut wide[..span];
+        let (xp, wide) = scratch.split_at_mut(padded_len(g));
+        let wide = &mut wide[..span.div_ceil(LANES) * LANES];
         for (xs, ys) in x.chunks_exact(g.input_size()).zip(y.chunks_exact_mut(oc * g.pixels())) {
-            let xs: &[f32] = if padded(g) {
-                pad_sample(g, xs, xp);
-                xp
-            } else {
-                xs
-            };
+            // Always the padded copy: its slack lets every block below be whole.
+            pad_sample(g, xs, xp);
             for ((yo, wo), &bo) in ys.chunks_exact_mut(g.pixels()).zip(w.chunks_exact(g.rows())).zip(b) {
-                wide.fill(bo);
-                for (xc, wc) in xs.chunks_exact(hp * wp).zip(wo.chunks_exact(g.kernel * g.kernel)) {
-                    for (t, &wv) in wc.iter().enumerate() {
-                        let src = &xc[(t / g.kernel) * wp + t % g.kernel..][..span];
-                        for (a, &xv) in wide.iter_mut().zip(src) {
-                            *a = madd(wv, xv, *a);
+                // The span in blocks of LANES values, each accumulated over every tap in
+                // registers and stored once (values past the span are junk, never read).
+                for (start, block) in (0..span).step_by(LANES).zip(wide.chunks_exact_mut(LANES)) {
+                    let mut acc = [bo; LANES];
+                    for (c, wc) in wo.chunks_exact(g.kernel * g.kernel).enumerate() {
+                        for (t, &wv) in wc.iter().enumerate() {
+                            let at = c * hp * wp + (t / g.kernel) * wp + t % g.kernel + start;
+                            let src = xp[at..]
+                                .first_chunk::<LANES>()
+                                .expect("invariant: the padded sample has LANES values of slack");
+                            for (a, &xv) in acc.iter_mut().zip(src) {
+                                *a = madd(wv, xv, *a);
+                            }
                         }
                     }
+                    block.copy_from_slice(&acc);
                 }
                 for (dst, src) in yo.chunks_exact_mut(g.out_w).zip(wide.chunks(wp)) {
                     dst.copy_from_slice(&src[..g.out_w]);
@@ -200,34 +205,29 @@ multiversion! {
         let oc = db.len();
         check(g, n, x.len(), dw.len(), oc, dy.len(), scratch.len());
         let (hp, wp, span) = dims(g);
-        let (xp, wide) = scratch.split_at_mut(g.channels * hp * wp);
-        let wide = &mut wide[..g.out_h * wp];
+        let (xp, wide) = scratch.split_at_mut(padded_len(g));
+        let wide = &mut wide[..span.div_ceil(LANES) * LANES];
+        // Past the wide rows the blocks hold zeros, so junk input values there add nothing.
+        wide[g.out_h * wp..].fill(0.0);
         dw.fill(0.0);
         db.fill(0.0);
         for (xs, ds) in x.chunks_exact(g.input_size()).zip(dy.chunks_exact(oc * g.pixels())) {
-            let xs: &[f32] = if padded(g) {
-                pad_sample(g, xs, xp);
-                xp
-            } else {
-                xs
-            };
+            // Always the padded copy: its slack lets every block below be whole.
+            pad_sample(g, xs, xp);
             for ((d, dwo), dbo) in ds.chunks_exact(g.pixels()).zip(dw.chunks_exact_mut(g.rows())).zip(db.iter_mut()) {
                 *dbo += d.iter().sum::<f32>();
-                widen(g, d, wide);
-                let d = &wide[..span];
-                for (xc, dwc) in xs.chunks_exact(hp * wp).zip(dwo.chunks_exact_mut(g.kernel * g.kernel)) {
+                widen(g, d, &mut wide[..g.out_h * wp]);
+                for (c, dwc) in dwo.chunks_exact_mut(g.kernel * g.kernel).enumerate() {
                     for (t, dwv) in dwc.iter_mut().enumerate() {
-                        let src = &xc[(t / g.kernel) * wp + t % g.kernel..][..span];
+                        let at = c * hp * wp + (t / g.kernel) * wp + t % g.kernel;
                         let mut acc = [0.0f32; LANES];
-                        let (xa, xr) = src.split_at(span - span % LANES);
-                        let (da, dr) = d.split_at(span - span % LANES);
-                        for (xc, dc) in xa.chunks_exact(LANES).zip(da.chunks_exact(LANES)) {
-                            for ((a, &xv), &dv) in acc.iter_mut().zip(xc).zip(dc) {
+                        for (i, dblock) in wide.chunks_exact(LANES).enumerate() {
+                            let xblock = xp[at + i * LANES..]
+                                .first_chunk::<LANES>()
+                                .expect("invariant: the padded sample has LANES values of slack");
+                            for ((a, &xv), &dv) in acc.iter_mut().zip(xblock).zip(dblock) {
                                 *a = madd(xv, dv, *a);
                             }
-                        }
-                        for ((a, &xv), &dv) in acc.iter_mut().zip(xr).zip(dr) {
-                            *a = madd(xv, dv, *a);
                         }
                         *dwv += acc.iter().sum::<f32>();
                     }
@@ -255,7 +255,8 @@ multiversion! {
     ) {
         check(g, n, dx.len(), w.len(), oc, dy.len(), scratch.len());
         let (hp, wp, span) = dims(g);
-        let (dxp, wide) = scratch.split_at_mut(g.channels * hp * wp);
+        let (dxp, wide) = scratch.split_at_mut(padded_len(g));
+        let dxp = &mut dxp[..g.channels * hp * wp];
         let wide = &mut wide[..g.out_h * wp];
         for (dxs, ds) in dx.chunks_exact_mut(g.input_size()).zip(dy.chunks_exact(oc * g.pixels())) {
             dxp.fill(0.0);
