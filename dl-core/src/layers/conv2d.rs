@@ -9,6 +9,7 @@ use crate::param::{Param, ParamName, Parameters};
 use crate::shape;
 use crate::tensor::{Act, Chw};
 use rand::Rng;
+use std::cell::RefCell;
 use std::fmt;
 
 /// 2-D convolution `Conv2d<IN_C, OUT_C, K, S, P>`: `IN_C → OUT_C` channels, square `K×K` kernel,
@@ -184,6 +185,28 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 /// `bench/NOTES.md` for the measurements behind the threshold).
 pub const DIRECT_MAX_OUT_C: usize = 8;
 
+/// Layers whose column matrix holds at least this many values per sample (1 MiB) borrow their
+/// column matrix and GEMM output from one workspace per thread, shared by all such layers,
+/// instead of owning them: AlexNet's five ImageNet convolutions then need one matrix as large as
+/// the largest (112 MB at batch 16) instead of five (281 MB). The price is that their backward
+/// pass rebuilds the column matrix (im2col is a few per cent of their GEMMs).
+pub const SHARE_MIN_COL_VALUES: usize = 1 << 18;
+
+thread_local! {
+    /// The shared column matrix and GEMM output (see [`SHARE_MIN_COL_VALUES`]); they grow to the
+    /// largest layer and are reused.
+    static SHARED: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Swaps a layer's (empty) workspaces with the shared ones: once to borrow them, once more to
+/// give them back. Swapping moves no data and allocates nothing.
+fn swap_shared(col: &mut Vec<f32>, out: &mut Vec<f32>) {
+    SHARED.with_borrow_mut(|(c, o)| {
+        std::mem::swap(col, c);
+        std::mem::swap(out, o);
+    });
+}
+
 /// Most values of the column matrix an evaluation-mode forward builds at once (16 MiB).
 const EVAL_COL_VALUES: usize = 1 << 22;
 
@@ -277,6 +300,10 @@ impl<
             Mode::Train => n,
             Mode::Eval => (EVAL_COL_VALUES / (g.rows() * g.pixels()).max(1)).clamp(1, n),
         };
+        let shared = g.rows() * g.pixels() >= SHARE_MIN_COL_VALUES;
+        if shared {
+            swap_shared(&mut self.col, &mut self.out);
+        }
         let (in_size, out_size) = (g.input_size(), OUT_C * g.pixels());
         for (xs, ys) in x
             .as_slice()
@@ -285,7 +312,12 @@ impl<
         {
             self.forward_chunk(&g, xs, ys);
         }
-        self.col_ready = mode == Mode::Train;
+        if shared {
+            // Other layers will overwrite the shared matrix: the backward pass rebuilds it.
+            swap_shared(&mut self.col, &mut self.out);
+        } else {
+            self.col_ready = mode == Mode::Train;
+        }
     }
 
     fn backward(
@@ -340,6 +372,10 @@ impl<
         }
         let (rows, p) = (g.rows(), g.pixels());
         let np = n * p;
+        let shared = rows * p >= SHARE_MIN_COL_VALUES;
+        if shared {
+            swap_shared(&mut self.col, &mut self.out);
+        }
         if !self.col_ready {
             // No training-mode forward kept the matrix (or a backward consumed it): rebuild it.
             self.build_col(&g, x.as_slice());
@@ -396,6 +432,9 @@ impl<
             {
                 col2im(&g, &self.col, np, i * p, dxs);
             }
+        }
+        if shared {
+            swap_shared(&mut self.col, &mut self.out);
         }
     }
 }
@@ -601,6 +640,35 @@ mod tests {
         for (a, b) in chunked.sample(99).iter().zip(&want) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn layers_sharing_the_workspace_rebuild_their_column_matrix() {
+        // 16·3·3 rows × 64·64 pixels per sample: both layers borrow the shared workspace.
+        assert!(16 * 9 * 64 * 64 >= SHARE_MIN_COL_VALUES);
+        let mut r = rng(11);
+        let mut a = Conv2d::<16, 9, 3, 1, 1>::new(&mut r);
+        let mut b = Conv2d::<16, 10, 3, 1, 1>::new(&mut r);
+        let mut random =
+            |len: usize| -> Vec<f32> { (0..len).map(|_| r.random_range(-1.0..1.0)).collect() };
+        let x = Act::<Chw<16, 64, 64>>::from_vec(random(16 * 64 * 64)).unwrap();
+        let dy = Act::<Chw<9, 64, 64>>::from_vec(random(9 * 64 * 64)).unwrap();
+        let (mut ya, mut yb) = (Act::default(), Act::<Chw<10, 64, 64>>::default());
+        let (mut dx1, mut dx2) = (Act::default(), Act::default());
+        a.forward(&x, &mut ya, Mode::Train);
+        let want = reference(&a, x.as_slice(), (64, 64), (64, 64));
+        for (got, want) in ya.as_slice().iter().zip(&want) {
+            assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        }
+        a.backward(&x, &ya, &dy, Some(&mut dx1));
+        let grad = a.weight.grad.clone();
+        // Another sharing layer runs between `a`'s forward and backward and overwrites the
+        // shared matrix: `a` must rebuild its own.
+        a.forward(&x, &mut ya, Mode::Train);
+        b.forward(&x, &mut yb, Mode::Train);
+        a.backward(&x, &ya, &dy, Some(&mut dx2));
+        assert_eq!(a.weight.grad, grad);
+        assert_eq!(dx1.as_slice(), dx2.as_slice());
     }
 
     #[test]
