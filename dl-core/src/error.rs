@@ -64,6 +64,18 @@ pub enum Error {
     /// A checkpoint that does not fit the model: every mismatch, one per line.
     #[error("checkpoint does not match the model:\n{}", .0.join("\n"))]
     StateDict(Vec<String>),
+    /// The training loss became NaN or infinite; epoch and batch count from 1.
+    #[error(
+        "training loss is {value} at epoch {epoch}, batch {batch}: lower the learning rate or check the data"
+    )]
+    NonFiniteLoss {
+        /// The epoch, counted from 1.
+        epoch: usize,
+        /// The batch within the epoch, counted from 1.
+        batch: usize,
+        /// The loss found (NaN or ±inf).
+        value: f32,
+    },
     /// Training was stopped by a callback with a reason (for example a NaN loss).
     #[error("training stopped: {0}")]
     Stopped(String),

@@ -19,6 +19,7 @@ pub mod param;
 pub mod shape;
 pub mod tensor;
 pub mod testing;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use layers::*;
@@ -27,6 +28,10 @@ pub use model::Model;
 pub use optim::{Adagrad, Adam, Optimizer, RmsProp, Sgd};
 pub use param::{Param, ParamKind, ParamName, Parameters};
 pub use tensor::{Act, Chw, Dims, Flat, SameShape, Shape};
+pub use train::{
+    Callback, EarlyStopping, Evaluation, Fit, FitConfig, History, Metric, ModelCheckpoint,
+    Verbosity,
+};
 
 /// Everything a model author needs in scope.
 pub mod prelude {
@@ -36,6 +41,10 @@ pub mod prelude {
     pub use crate::optim::{Adagrad, Adam, Optimizer, RmsProp, Sgd};
     pub use crate::sequential;
     pub use crate::tensor::{Act, Chw, Flat, Shape};
+    pub use crate::train::{
+        Callback, CosineAnnealingLr, EarlyStopping, ExponentialLr, Fit, FitConfig, History, Metric,
+        ModelCheckpoint, ReduceLrOnPlateau, StepLr, Verbosity,
+    };
     pub use crate::{Error, Param, Parameters, Result};
 }
 
@@ -60,5 +69,6 @@ pub mod __private {
     pub use crate::shape;
     pub use crate::tensor::{Act, Chw, Flat, SameShape, Shape};
     pub use dl_macros::sequential_impl;
-    pub use rand::Rng;
+    pub use rand::rngs::StdRng;
+    pub use rand::{Rng, SeedableRng};
 }

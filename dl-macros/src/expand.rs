@@ -381,6 +381,15 @@ fn expand_model(krate: &TokenTree, m: &CheckedModel) -> TokenStream {
             }
         }
 
+        /// The model [`Self::new`] builds from `StdRng::seed_from_u64(0)`: the same weights on
+        /// every run, like PyTorch after `torch.manual_seed(0)`. Seed an RNG yourself for others.
+        #[automatically_derived]
+        impl ::core::default::Default for #name {
+            fn default() -> Self {
+                Self::new(&mut <#p StdRng as #p SeedableRng>::seed_from_u64(0))
+            }
+        }
+
         #[automatically_derived]
         impl #p Parameters for #name {
             fn visit(&self, #visit_f: &mut dyn FnMut(#p ParamName<'_>, &#p Param)) {

@@ -57,6 +57,12 @@ pub fn fallback_model(krate: &TokenTree, m: &CheckedModel) -> TokenStream {
             }
         }
 
+        impl ::core::default::Default for #name {
+            fn default() -> Self {
+                #unreachable
+            }
+        }
+
         impl #p Parameters for #name {
             fn visit(&self, _f: &mut dyn FnMut(#p ParamName<'_>, &#p Param)) {}
             fn visit_mut(&mut self, _f: &mut dyn FnMut(#p ParamName<'_>, &mut #p Param)) {}

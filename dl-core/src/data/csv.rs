@@ -1,7 +1,8 @@
 //! CSV files of numeric features followed by an integer class label, raw or gzip-compressed.
 //!
 //! Each data line holds `F` feature values then the label (`F + 1` cells), separated by a
-//! delimiter (`,` by default). Cells are trimmed; a cell wrapped in double quotes is unwrapped.
+//! delimiter (`,` by default), read with the `csv` crate. Cells are trimmed; a cell wrapped in
+//! double quotes is unwrapped.
 //! Features must be finite numbers; the label a non-negative integer (`2` or `2.0`). Blank lines
 //! are skipped. Line and column numbers in errors count from 1, over every line of the file.
 //!
@@ -104,6 +105,17 @@ pub fn load_with<const F: usize>(
     parse(text, path, options)
 }
 
+/// The line (from 1) of the record starting at byte `start`. The reader reports a record's
+/// start before the line breaks (and blank lines) that precede it, so these are skipped first.
+fn line_of(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut at = start.min(bytes.len());
+    while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+        at += 1;
+    }
+    1 + bytes[..at].iter().filter(|&&b| b == b'\n').count()
+}
+
 /// Parses CSV text; `path` only names the source in errors.
 pub fn parse<const F: usize>(
     text: &str,
@@ -111,14 +123,41 @@ pub fn parse<const F: usize>(
     options: &CsvOptions,
 ) -> Result<Dataset<Flat<F>>> {
     let path = path.as_ref();
+    let delimiter = u8::try_from(options.delimiter)
+        .ok()
+        .filter(u8::is_ascii)
+        .ok_or_else(|| {
+            Error::config(
+                "CSV delimiter",
+                format!("must be an ASCII character, found `{}`", options.delimiter),
+            )
+        })?;
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .trim(::csv::Trim::All)
+        .from_reader(text.as_bytes());
     let columns = F + 1;
     let mut features = Vec::new();
     let mut labels = Vec::new();
     let mut label_lines = Vec::new();
     let mut first = true;
-    for (index, line) in text.lines().enumerate() {
-        let line_no = index + 1;
-        if line.trim().is_empty() {
+    let mut record = ::csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let at = e.position().map_or(String::new(), |p| {
+                    format!("line {}: ", line_of(text, p.byte() as usize))
+                });
+                return Err(Error::format(path, format!("{at}{e}")));
+            }
+        }
+        let line_no = line_of(text, record.position().map_or(0, |p| p.byte() as usize));
+        // A line of spaces is one empty cell: a blank line.
+        if record.iter().all(str::is_empty) {
             continue;
         }
         let is_first = std::mem::take(&mut first);
@@ -126,15 +165,13 @@ pub fn parse<const F: usize>(
             let header = match options.header {
                 Header::Present => true,
                 Header::Absent => false,
-                Header::Auto => line
-                    .split(options.delimiter)
-                    .any(|cell| unquote(cell).parse::<f64>().is_err()),
+                Header::Auto => record.iter().any(|cell| cell.parse::<f64>().is_err()),
             };
             if header {
                 continue;
             }
         }
-        let n = line.split(options.delimiter).count();
+        let n = record.len();
         if n != columns {
             return Err(Error::format(
                 path,
@@ -143,8 +180,7 @@ pub fn parse<const F: usize>(
                 ),
             ));
         }
-        for (col, cell) in line.split(options.delimiter).enumerate() {
-            let cell = unquote(cell);
+        for (col, cell) in record.iter().enumerate() {
             let at = || format!("line {line_no}, column {}", col + 1);
             let value: f64 = cell
                 .parse()
@@ -187,14 +223,6 @@ pub fn parse<const F: usize>(
         ));
     }
     Dataset::new(features, labels, classes)
-}
-
-/// A trimmed cell without surrounding double quotes.
-fn unquote(cell: &str) -> &str {
-    let cell = cell.trim();
-    cell.strip_prefix('"')
-        .and_then(|c| c.strip_suffix('"'))
-        .map_or(cell, str::trim)
 }
 
 #[cfg(test)]

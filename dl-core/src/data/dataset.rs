@@ -4,8 +4,9 @@ use crate::error::{Error, Result};
 use crate::tensor::{Act, Dims, Shape};
 use std::marker::PhantomData;
 
-/// Labelled samples of shape `S` held in memory: features row-major (`len × S::SIZE` values, the
-/// PyTorch layout) and one class id per sample in `0..classes`.
+/// Samples of shape `S` held in memory: features row-major (`len × S::SIZE` values, the PyTorch
+/// layout) and, for classification ([`Dataset::new`]), one class id per sample in `0..classes`,
+/// or, for regression ([`Dataset::with_targets`]), `target_size` `f32` values per sample.
 ///
 /// The shape is part of the type, so a data set of `[1, 28, 28]` images cannot be given to a model
 /// declared for `[3, 32, 32]`.
@@ -24,6 +25,9 @@ pub struct Dataset<S: Shape> {
     features: Vec<f32>,
     labels: Vec<usize>,
     classes: usize,
+    /// Regression targets, `target_size` per sample; empty (and `target_size` 0) for labels.
+    targets: Vec<f32>,
+    target_size: usize,
     shape: PhantomData<fn() -> S>,
 }
 
@@ -33,6 +37,8 @@ impl<S: Shape> Clone for Dataset<S> {
             features: self.features.clone(),
             labels: self.labels.clone(),
             classes: self.classes,
+            targets: self.targets.clone(),
+            target_size: self.target_size,
             shape: PhantomData,
         }
     }
@@ -44,6 +50,7 @@ impl<S: Shape> std::fmt::Debug for Dataset<S> {
             .field("shape", &Dims(S::DIMS).to_string())
             .field("len", &self.len())
             .field("classes", &self.classes)
+            .field("target_size", &self.target_size)
             .finish()
     }
 }
@@ -74,21 +81,75 @@ impl<S: Shape> Dataset<S> {
             features,
             labels,
             classes,
+            targets: Vec::new(),
+            target_size: 0,
+            shape: PhantomData,
+        })
+    }
+
+    /// A regression data set: row-major features and `target_size` `f32` targets per sample
+    /// (what [`crate::loss::Loss`]es with an `[f32]` target compare the prediction with). It has
+    /// no class labels ([`Dataset::labels`] is empty, [`Dataset::classes`] is 0).
+    ///
+    /// ```
+    /// use dl_core::{data::Dataset, Flat};
+    /// let ds = Dataset::<Flat<1>>::with_targets(vec![0.0, 1.0, 2.0], vec![0.0, 2.0, 4.0], 1).unwrap();
+    /// assert_eq!((ds.len(), ds.targets(), ds.target_size()), (3, Some(&[0.0, 2.0, 4.0][..]), 1));
+    /// let err = Dataset::<Flat<1>>::with_targets(vec![0.0; 3], vec![0.0; 4], 1).unwrap_err();
+    /// assert_eq!(err.to_string(), "targets of 3 samples: expected 3 values (1 per sample), found 4 values");
+    /// ```
+    pub fn with_targets(features: Vec<f32>, targets: Vec<f32>, target_size: usize) -> Result<Self> {
+        if features.len() % S::SIZE != 0 {
+            return Err(Error::size(
+                format!("data set of {} samples", Dims(S::DIMS)),
+                format!("a multiple of {} values", S::SIZE),
+                format!("{} values", features.len()),
+            ));
+        }
+        let len = features.len() / S::SIZE;
+        if target_size == 0 || targets.len() != len * target_size {
+            return Err(Error::size(
+                format!("targets of {len} samples"),
+                format!("{} values ({target_size} per sample)", len * target_size),
+                format!("{} values", targets.len()),
+            ));
+        }
+        Ok(Dataset {
+            features,
+            labels: Vec::new(),
+            classes: 0,
+            targets,
+            target_size,
             shape: PhantomData,
         })
     }
 
     /// Number of samples.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.features.len() / S::SIZE
     }
 
     /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.features.is_empty()
     }
 
-    /// Number of classes.
+    /// Whether the samples carry class labels ([`Dataset::new`]) rather than `f32` targets.
+    pub fn is_labelled(&self) -> bool {
+        self.target_size == 0
+    }
+
+    /// The `f32` targets of a regression data set, row-major; `None` for a labelled one.
+    pub fn targets(&self) -> Option<&[f32]> {
+        (!self.is_labelled()).then_some(&self.targets[..])
+    }
+
+    /// Number of `f32` targets per sample; 0 for a labelled data set.
+    pub fn target_size(&self) -> usize {
+        self.target_size
+    }
+
+    /// Number of classes (0 for a regression data set).
     pub fn classes(&self) -> usize {
         self.classes
     }
@@ -128,6 +189,8 @@ impl<S: Shape> Dataset<S> {
             features: self.features,
             labels: self.labels,
             classes: self.classes,
+            targets: self.targets,
+            target_size: self.target_size,
             shape: PhantomData,
         }
     }
@@ -135,39 +198,66 @@ impl<S: Shape> Dataset<S> {
     /// The first `n` samples and the rest (`n` is clamped to the length).
     pub fn split_at(&self, n: usize) -> (Self, Self) {
         let n = n.min(self.len());
-        let (xa, xb) = self.features.split_at(n * S::SIZE);
-        let (ya, yb) = self.labels.split_at(n);
-        let part = |x: &[f32], y: &[usize]| Dataset {
-            features: x.to_vec(),
-            labels: y.to_vec(),
+        (self.subset_range(0..n), self.subset_range(n..self.len()))
+    }
+
+    /// The contiguous samples in `range`.
+    fn subset_range(&self, range: std::ops::Range<usize>) -> Self {
+        let t = self.target_size;
+        Dataset {
+            features: self.features[range.start * S::SIZE..range.end * S::SIZE].to_vec(),
+            labels: self.labels.get(range.clone()).unwrap_or_default().to_vec(),
             classes: self.classes,
+            targets: self.targets[range.start * t..range.end * t].to_vec(),
+            target_size: t,
             shape: PhantomData,
-        };
-        (part(xa, ya), part(xb, yb))
+        }
     }
 
     /// The samples at `indices`, in that order (indices must be below `len()`).
     pub fn subset(&self, indices: &[usize]) -> Self {
         let mut features = Vec::with_capacity(indices.len() * S::SIZE);
+        let mut targets = Vec::with_capacity(indices.len() * self.target_size);
         for &i in indices {
             features.extend_from_slice(self.sample(i));
+            targets.extend_from_slice(self.target(i));
         }
         Dataset {
             features,
-            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            labels: if self.is_labelled() {
+                indices.iter().map(|&i| self.labels[i]).collect()
+            } else {
+                Vec::new()
+            },
             classes: self.classes,
+            targets,
+            target_size: self.target_size,
             shape: PhantomData,
         }
     }
 
-    /// Copies the samples at `indices` into a batch buffer and their labels into `labels`, reusing
-    /// both buffers' memory (no allocation once they have held a batch this large).
+    /// Sample `i`'s `f32` targets (empty for a labelled data set).
+    pub fn target(&self, i: usize) -> &[f32] {
+        &self.targets[i * self.target_size..(i + 1) * self.target_size]
+    }
+
+    /// Copies the samples at `indices` into a batch buffer and their labels into `labels` (left
+    /// empty for a regression data set), reusing both buffers' memory (no allocation once they
+    /// have held a batch this large).
     pub fn gather(&self, indices: &[usize], batch: &mut Act<S>, labels: &mut Vec<usize>) {
-        batch.set_batch(indices.len());
+        self.gather_features(indices, batch);
         labels.clear();
+        if self.is_labelled() {
+            labels.extend(indices.iter().map(|&i| self.labels[i]));
+        }
+    }
+
+    /// Copies the samples at `indices` into a batch buffer (no allocation once it has held a
+    /// batch this large).
+    pub fn gather_features(&self, indices: &[usize], batch: &mut Act<S>) {
+        batch.set_batch(indices.len());
         for (k, &i) in indices.iter().enumerate() {
             batch.sample_mut(k).copy_from_slice(self.sample(i));
-            labels.push(self.labels[i]);
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::tensor::{Act, Shape};
 /// - Parameters: none (0).
 /// - PyTorch: `nn.ReLU()`.
 /// - Backward: `dx = dy` where `x > 0`, else 0 (PyTorch's choice at 0).
+/// - NaN passes through, as in PyTorch, so a diverged input is not hidden as 0.
 ///
 /// ```
 /// use dl_core::{Act, Flat, Layer, Mode, ReLU};
@@ -25,7 +26,7 @@ no_params!(ReLU);
 
 impl<S: Shape> Layer<S, S> for ReLU {
     fn forward(&mut self, x: &Act<S>, y: &mut Act<S>, _mode: Mode) {
-        map(x, y, |v| v.max(0.0));
+        map(x, y, |v| if v < 0.0 { 0.0 } else { v });
     }
 
     fn backward(&mut self, x: &Act<S>, y: &Act<S>, dy: &Act<S>, dx: Option<&mut Act<S>>) {
@@ -51,6 +52,15 @@ mod tests {
         let mut dx = Act::default();
         ReLU.backward(&x, &y, &dy, Some(&mut dx));
         assert_eq!(dx.as_slice(), &[0.0, 0.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn nan_passes_through_like_pytorch() {
+        let x = Act::<Flat<2>>::from_vec(vec![f32::NAN, -1.0]).unwrap();
+        let mut y = Act::default();
+        ReLU.forward(&x, &mut y, Mode::Eval);
+        assert!(y.as_slice()[0].is_nan());
+        assert_eq!(y.as_slice()[1], 0.0);
     }
 
     #[test]

@@ -152,6 +152,16 @@ impl LeNet5 {
         <Self as dl::__private::Model>::backward_params(self, x, dy)
     }
 }
+/// The model [`Self::new`] builds from `StdRng::seed_from_u64(0)`: the same weights on
+/// every run, like PyTorch after `torch.manual_seed(0)`. Seed an RNG yourself for others.
+#[automatically_derived]
+impl ::core::default::Default for LeNet5 {
+    fn default() -> Self {
+        Self::new(
+            &mut <dl::__private::StdRng as dl::__private::SeedableRng>::seed_from_u64(0),
+        )
+    }
+}
 #[automatically_derived]
 impl dl::__private::Parameters for LeNet5 {
     fn visit(
