@@ -47,7 +47,7 @@ PROTOCOL = {
 
 
 def build(name, nn, torch):
-    """The model (same layer order and sizes as the Rust declarations) and its optimizer."""
+    """The model (dl-zoo's layout and state-dict indices) and its optimizer (as examples/bench.rs)."""
     if name == "mlp":
         m = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
         return m, torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)

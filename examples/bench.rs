@@ -1,4 +1,4 @@
-//! Throughput of the zoo's models on synthetic data, the counterpart of
+//! Throughput of the zoo's models (`dl::zoo`) on synthetic data, the counterpart of
 //! `bench/pytorch_reference.py` (same models, batch sizes, optimizers and timing protocol).
 //!
 //! ```text
@@ -19,65 +19,15 @@
 use dl::kernels::gemm::{Trans, gemm, num_threads};
 use dl::loss::CrossEntropy;
 use dl::optim::{Adam, Sgd};
+use dl::zoo::alexnet::{AlexNet, AlexNetCifar};
+use dl::zoo::lenet5::LeNet5Cifar;
+use dl::zoo::mlp::{DigitsMlp, MnistMlp};
 use dl::{Act, Chw, Conv2d, Flat, Layer, Loss, Mode, Model, Optimizer, Shape};
 use rand::{Rng, SeedableRng};
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::Instant;
 
-dl::sequential! {
-    /// MLP 784-128-10 (MNIST).
-    pub struct Mlp: [784] -> [10] {
-        Dense<128, activation = ReLU>,
-        Dense<10>,
-    }
-
-    /// MLP 64-128-10 (scikit-learn's 8×8 digits).
-    pub struct DigitsMlp: [64] -> [10] {
-        Dense<128, activation = ReLU>,
-        Dense<10>,
-    }
-
-    /// LeNet-5 on 3×32×32 (CIFAR-10).
-    pub struct LeNet5: [3, 32, 32] -> [10] {
-        Conv2d<6, 5>,
-        ReLU,
-        MaxPool2d<2>,
-        Conv2d<16, 5>,
-        ReLU,
-        MaxPool2d<2>,
-        Flatten,
-        Dense<120, activation = ReLU>,
-        Dense<84, activation = ReLU>,
-        Dense<10>,
-    }
-
-    /// AlexNet for 3×32×32 CIFAR-10: dl-zoo's `AlexNetCifar`.
-    pub struct AlexNetCifar: [3, 32, 32] -> [10] {
-        Conv2d<64, 3, stride = 2, padding = 1>, ReLU, MaxPool2d<2>,
-        Conv2d<192, 3, padding = 1>, ReLU, MaxPool2d<2>,
-        Conv2d<384, 3, padding = 1>, ReLU,
-        Conv2d<256, 3, padding = 1>, ReLU,
-        Conv2d<256, 3, padding = 1>, ReLU, MaxPool2d<2>,
-        Flatten,
-        Dropout(0.5), Dense<4096>, ReLU,
-        Dropout(0.5), Dense<4096>, ReLU,
-        Dense<10>,
-    }
-
-    /// AlexNet for 3×227×227 ImageNet, one tower: dl-zoo's `AlexNet`.
-    pub struct AlexNetImageNet: [3, 227, 227] -> [1000] {
-        Conv2d<96, 11, stride = 4>, ReLU, MaxPool2d<3, stride = 2>,
-        Conv2d<256, 5, padding = 2>, ReLU, MaxPool2d<3, stride = 2>,
-        Conv2d<384, 3, padding = 1>, ReLU,
-        Conv2d<384, 3, padding = 1>, ReLU,
-        Conv2d<256, 3, padding = 1>, ReLU, MaxPool2d<3, stride = 2>,
-        Flatten,
-        Dropout(0.5), Dense<4096>, ReLU,
-        Dropout(0.5), Dense<4096>, ReLU,
-        Dense<1000>,
-    }
-}
 /// Warm-up steps, timed steps per repeat, repeats.
 type Timing = (usize, usize, usize);
 
@@ -380,11 +330,11 @@ fn main() -> ExitCode {
         Task::Model(name) => {
             let p = protocol(&name).expect("invariant: checked by parse");
             match name.as_str() {
-                "mlp" => bench_model::<Mlp, 10>(&name, &mut Sgd::new(0.01).momentum(0.9), p),
+                "mlp" => bench_model::<MnistMlp, 10>(&name, &mut Sgd::new(0.01).momentum(0.9), p),
                 "digits_mlp" => bench_model::<DigitsMlp, 10>(&name, &mut Sgd::new(0.01), p),
-                "lenet" => bench_model::<LeNet5, 10>(&name, &mut Sgd::new(0.01), p),
+                "lenet" => bench_model::<LeNet5Cifar, 10>(&name, &mut Sgd::new(0.01), p),
                 "alexnet_cifar" => bench_model::<AlexNetCifar, 10>(&name, &mut Adam::new(1e-3), p),
-                _ => bench_model::<AlexNetImageNet, 1000>(&name, &mut Sgd::new(0.01), p),
+                _ => bench_model::<AlexNet, 1000>(&name, &mut Sgd::new(0.01), p),
             }
         }
     };
