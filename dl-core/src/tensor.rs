@@ -128,7 +128,7 @@ impl<S: Shape> Act<S> {
 
     /// A batch from row-major data; its length must be a multiple of the sample size.
     pub fn from_vec(data: Vec<f32>) -> Result<Self> {
-        if S::SIZE == 0 || data.len() % S::SIZE != 0 {
+        if S::SIZE == 0 || !data.len().is_multiple_of(S::SIZE) {
             return Err(Error::size(
                 format!("batch of {} samples", Dims(S::DIMS)),
                 format!("a multiple of {} values", S::SIZE),
@@ -198,7 +198,7 @@ impl<S: Shape> Act<S> {
 
     /// Fills from a slice of whole samples, resizing the batch.
     pub fn fill_from_slice(&mut self, data: &[f32]) -> Result<()> {
-        if data.len() % S::SIZE != 0 {
+        if !data.len().is_multiple_of(S::SIZE) {
             return Err(Error::size(
                 format!("batch of {} samples", Dims(S::DIMS)),
                 format!("a multiple of {} values", S::SIZE),

@@ -32,7 +32,11 @@ use std::fmt;
 /// - Computation: the batch's `im2col` matrix `[IN_C·K·K, N·OH·OW]` is built once per forward and
 ///   all three directions are one GEMM each over the batch: `Y = W·col`, `dW = dY·colᵀ`,
 ///   `dcol = Wᵀ·dY` followed by `col2im`. A training-mode forward keeps the matrix for the weight
-///   gradient.
+///   gradient, except in layers whose matrix exceeds 1 MiB per sample: those share one
+///   workspace per thread and rebuild their matrix in the backward pass (AlexNet's ImageNet
+///   convolutions: 281 MB of matrices at batch 16 become 112 MB). Stride-1 layers with at most 8
+///   output channels skip im2col and run the direct kernels of
+///   [`conv_direct`](crate::kernels::conv_direct) instead ([`Conv2d::DIRECT`]).
 ///
 /// ```
 /// use dl_core::{Act, Chw, Conv2d, Layer, Mode};
@@ -87,7 +91,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     pub const PARAMS: usize = shape::conv_params(IN_C, OUT_C, K);
 
     /// Whether this layer runs the direct kernels of [`conv_direct`] instead of im2col + GEMM:
-    /// stride 1 and at most [`DIRECT_MAX_OUT_C`] output channels.
+    /// stride 1 and at most 8 output channels (few output channels fill the GEMM's tile badly
+    /// while im2col copies the input `K·K` times; measurements in `bench/NOTES.md`).
     pub const DIRECT: bool = S == 1 && OUT_C <= DIRECT_MAX_OUT_C;
 
     /// PyTorch's default initialisation.
@@ -183,14 +188,14 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 
 /// Stride-1 convolutions with at most this many output channels use the direct kernels (see
 /// `bench/NOTES.md` for the measurements behind the threshold).
-pub const DIRECT_MAX_OUT_C: usize = 8;
+const DIRECT_MAX_OUT_C: usize = 8;
 
 /// Layers whose column matrix holds at least this many values per sample (1 MiB) borrow their
 /// column matrix and GEMM output from one workspace per thread, shared by all such layers,
 /// instead of owning them: AlexNet's five ImageNet convolutions then need one matrix as large as
 /// the largest (112 MB at batch 16) instead of five (281 MB). The price is that their backward
 /// pass rebuilds the column matrix (im2col is a few per cent of their GEMMs).
-pub const SHARE_MIN_COL_VALUES: usize = 1 << 18;
+const SHARE_MIN_COL_VALUES: usize = 1 << 18;
 
 thread_local! {
     /// The shared column matrix and GEMM output (see [`SHARE_MIN_COL_VALUES`]); they grow to the
@@ -559,7 +564,7 @@ mod tests {
         matches_reference::<2, 2, 4, 3, PAD_SAME, 8, 10, 3, 4>(); // 8: total 2; 10: total 3
         matches_reference::<1, 2, 3, 2, 2, 5, 7, 4, 5>();
         // Stride 1 with more than `DIRECT_MAX_OUT_C` output channels: the im2col route.
-        assert!(!Conv2d::<2, 9, 3, 1, 1>::DIRECT && Conv2d::<2, 8, 3, 1, 1>::DIRECT);
+        const { assert!(!Conv2d::<2, 9, 3, 1, 1>::DIRECT && Conv2d::<2, 8, 3, 1, 1>::DIRECT) };
         matches_reference::<2, 9, 3, 1, 1, 6, 5, 6, 5>();
         matches_reference::<2, 9, 2, 1, PAD_SAME, 6, 5, 6, 5>();
     }
@@ -645,7 +650,7 @@ mod tests {
     #[test]
     fn layers_sharing_the_workspace_rebuild_their_column_matrix() {
         // 16·3·3 rows × 64·64 pixels per sample: both layers borrow the shared workspace.
-        assert!(16 * 9 * 64 * 64 >= SHARE_MIN_COL_VALUES);
+        const { assert!(16 * 9 * 64 * 64 >= SHARE_MIN_COL_VALUES) };
         let mut r = rng(11);
         let mut a = Conv2d::<16, 9, 3, 1, 1>::new(&mut r);
         let mut b = Conv2d::<16, 10, 3, 1, 1>::new(&mut r);
