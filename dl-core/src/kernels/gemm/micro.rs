@@ -1,0 +1,321 @@
+//! Micro-kernels: `C[rows×cols] = alpha · Ã·B̃ + beta · C` for one register tile.
+//!
+//! `Ã` is a packed panel of `MR` rows: element `(i, p)` at `a[p·MR + i]`, zero-padded past the
+//! valid rows. `B̃` is a panel of `NR` columns: element `(p, j)` at `b[p·ldb + j]` (`ldb = NR` when
+//! packed, the row length of `B` when read in place). `C` is row-major with row length `ldc`; only
+//! its `rows × cols` corner is read or written, and with `beta == 0` it is never read (so it may
+//! hold NaN).
+//!
+//! Each instruction-set variant is generic over `MR` so the driver can match the tile height to
+//! small `m` (6 output channels, 16, …) instead of computing mostly padding.
+
+/// Where and how one register tile is written.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Tile {
+    /// Top-left element of the tile in `C`.
+    pub c: *mut f32,
+    /// Row length of `C`.
+    pub ldc: usize,
+    /// Valid rows, `1..=MR`.
+    pub rows: usize,
+    /// Valid columns, `1..=NR`.
+    pub cols: usize,
+    /// Scale of the product.
+    pub alpha: f32,
+    /// Scale of the old `C` (0: overwrite without reading).
+    pub beta: f32,
+}
+
+/// A micro-kernel: `(kc, Ã, B̃, ldb, tile)`.
+///
+/// # Safety
+/// `a` must hold `kc·MR` floats, `b` must address `kc` rows of `NR` floats `ldb` apart, the tile
+/// must address `rows` rows of `cols` writable floats `ldc` apart that alias neither panel, and the
+/// CPU must support the instruction set of the kernel.
+pub(super) type Micro = unsafe fn(usize, *const f32, *const f32, usize, Tile);
+
+/// Writes a computed `rows × cols` corner of `acc` (row length `nr`) into the tile.
+///
+/// # Safety
+/// The tile must address `rows` rows of `cols` writable floats `ldc` apart.
+unsafe fn write_tile(acc: &[f32], nr: usize, t: Tile) {
+    for i in 0..t.rows {
+        // SAFETY: row `i < rows` of the tile is `cols` writable floats (caller contract).
+        let row = unsafe { std::slice::from_raw_parts_mut(t.c.add(i * t.ldc), t.cols) };
+        let src = &acc[i * nr..i * nr + t.cols];
+        if t.beta == 0.0 {
+            for (c, v) in row.iter_mut().zip(src) {
+                *c = t.alpha * v;
+            }
+        } else {
+            for (c, v) in row.iter_mut().zip(src) {
+                *c = t.alpha * v + t.beta * *c;
+            }
+        }
+    }
+}
+
+/// Portable kernel (`NR = 8`): plain arrays the compiler vectorises with the baseline SIMD.
+pub(super) mod portable {
+    use super::{Tile, write_tile};
+
+    /// Columns per tile.
+    pub const NR: usize = 8;
+
+    /// # Safety
+    /// See [`super::Micro`].
+    pub unsafe fn kernel<const MR: usize>(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        ldb: usize,
+        t: Tile,
+    ) {
+        let mut acc = [[0.0f32; NR]; MR];
+        for p in 0..kc {
+            // SAFETY: `p < kc`, so the MR floats of column p of Ã and the NR floats of row p of
+            // B̃ are inside the panels (caller contract).
+            let (ap, bp) = unsafe {
+                (
+                    &*a.add(p * MR).cast::<[f32; MR]>(),
+                    &*b.add(p * ldb).cast::<[f32; NR]>(),
+                )
+            };
+            for (row, &ai) in acc.iter_mut().zip(ap) {
+                for (c, &bj) in row.iter_mut().zip(bp) {
+                    *c += ai * bj;
+                }
+            }
+        }
+        // SAFETY: forwarded caller contract on the tile.
+        unsafe { write_tile(acc.as_flattened(), NR, t) };
+    }
+}
+
+/// AVX2 + FMA kernel (`NR = 8·NV`: `NV` 8-lane registers per row).
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx2 {
+    use super::{Tile, write_tile};
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// See [`super::Micro`] with `NR = 8·NV`; the CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn kernel<const MR: usize, const NV: usize>(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        ldb: usize,
+        t: Tile,
+    ) {
+        let mut acc = [[_mm256_setzero_ps(); NV]; MR];
+        for p in 0..kc {
+            // SAFETY: `p < kc`: row p of B̃ (8·NV floats) and column p of Ã (MR floats) are
+            // inside the panels (caller contract); unaligned loads need no alignment.
+            unsafe {
+                let bp = b.add(p * ldb);
+                let mut bv = [_mm256_setzero_ps(); NV];
+                for (v, x) in bv.iter_mut().enumerate() {
+                    *x = _mm256_loadu_ps(bp.add(8 * v));
+                }
+                let ap = a.add(p * MR);
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let ai = _mm256_broadcast_ss(&*ap.add(i));
+                    for (c, &x) in row.iter_mut().zip(&bv) {
+                        *c = _mm256_fmadd_ps(ai, x, *c);
+                    }
+                }
+            }
+        }
+        if t.rows == MR && t.cols == 8 * NV {
+            let alpha = _mm256_set1_ps(t.alpha);
+            let beta = _mm256_set1_ps(t.beta);
+            for (i, row) in acc.iter().enumerate() {
+                for (v, &x) in row.iter().enumerate() {
+                    // SAFETY: a full tile: row i, columns 8v..8v+8 are inside it.
+                    unsafe {
+                        let c = t.c.add(i * t.ldc + 8 * v);
+                        let mut r = _mm256_mul_ps(alpha, x);
+                        if t.beta != 0.0 {
+                            r = _mm256_fmadd_ps(beta, _mm256_loadu_ps(c), r);
+                        }
+                        _mm256_storeu_ps(c, r);
+                    }
+                }
+            }
+        } else {
+            // Edge tile: spill to a buffer, then write the valid corner.
+            let mut buf = [[[0.0f32; 8]; NV]; MR];
+            for (dst, row) in buf.iter_mut().zip(&acc) {
+                for (d, &x) in dst.iter_mut().zip(row) {
+                    // SAFETY: `d` holds 8 floats, one unaligned 8-lane store.
+                    unsafe { _mm256_storeu_ps(d.as_mut_ptr(), x) };
+                }
+            }
+            // SAFETY: forwarded caller contract on the tile.
+            unsafe { write_tile(buf.as_flattened().as_flattened(), 8 * NV, t) };
+        }
+    }
+}
+
+/// AVX-512 kernel (`NR = 16·NV`: `NV` 16-lane registers per row; masked stores for edge columns).
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx512 {
+    use super::Tile;
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// See [`super::Micro`] with `NR = 16·NV`; the CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn kernel<const MR: usize, const NV: usize>(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        ldb: usize,
+        t: Tile,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+        for p in 0..kc {
+            // SAFETY: `p < kc`: row p of B̃ (16·NV floats) and column p of Ã (MR floats) are
+            // inside the panels (caller contract); unaligned loads need no alignment.
+            unsafe {
+                let bp = b.add(p * ldb);
+                let mut bv = [_mm512_setzero_ps(); NV];
+                for (v, x) in bv.iter_mut().enumerate() {
+                    *x = _mm512_loadu_ps(bp.add(16 * v));
+                }
+                let ap = a.add(p * MR);
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let ai = _mm512_set1_ps(*ap.add(i));
+                    for (c, &x) in row.iter_mut().zip(&bv) {
+                        *c = _mm512_fmadd_ps(ai, x, *c);
+                    }
+                }
+            }
+        }
+        let alpha = _mm512_set1_ps(t.alpha);
+        let beta = _mm512_set1_ps(t.beta);
+        if t.rows == MR && t.cols == 16 * NV {
+            // Full tile: constant trip counts keep the accumulators in registers.
+            for (i, row) in acc.iter().enumerate() {
+                for (v, &x) in row.iter().enumerate() {
+                    // SAFETY: a full tile: row i, columns 16v..16v+16 are inside it.
+                    unsafe {
+                        let c = t.c.add(i * t.ldc + 16 * v);
+                        let mut r = _mm512_mul_ps(alpha, x);
+                        if t.beta != 0.0 {
+                            r = _mm512_fmadd_ps(beta, _mm512_loadu_ps(c), r);
+                        }
+                        _mm512_storeu_ps(c, r);
+                    }
+                }
+            }
+            return;
+        }
+        // Edge tile. Lane masks of the valid columns of each register of a row.
+        let mut masks = [0 as __mmask16; NV];
+        for (v, m) in masks.iter_mut().enumerate() {
+            let n = t.cols.saturating_sub(16 * v).min(16);
+            *m = ((1u32 << n) - 1) as __mmask16;
+        }
+        for (i, row) in acc.iter().enumerate().take(t.rows) {
+            for (v, (&x, &m)) in row.iter().zip(&masks).enumerate() {
+                if m == 0 {
+                    continue;
+                }
+                // SAFETY: row `i < rows` and `16v < cols`, so `c` points into the tile; the mask
+                // enables only lanes `16v + l < cols`, and masked loads and stores do not touch
+                // disabled lanes (no fault past the tile).
+                unsafe {
+                    let c = t.c.add(i * t.ldc + 16 * v);
+                    let mut r = _mm512_mul_ps(alpha, x);
+                    if t.beta != 0.0 {
+                        r = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m, c), r);
+                    }
+                    _mm512_mask_storeu_ps(c, m, r);
+                }
+            }
+        }
+    }
+}
+
+/// AVX-512 dot-product kernel for `C = A·Bᵀ` with both operands contiguous along `k` (no packing).
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx512_dot {
+    use super::Tile;
+    use std::arch::x86_64::*;
+
+    /// Rows of `A` and of `B` per tile.
+    pub const T: usize = 4;
+
+    /// `C[i, j] = alpha · Σ_p a[i][p]·b[j][p] + beta · C[i, j]` for `i < t.rows`, `j < t.cols`
+    /// (`≤ 4` each); rows past the valid ones must repeat a valid row pointer.
+    ///
+    /// # Safety
+    /// Each of the 4 `a` and 4 `b` pointers must address `kc` readable floats, the tile must
+    /// address `rows` rows of `cols` writable floats `ldc` apart that alias no input, and the CPU
+    /// must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn kernel(kc: usize, a: [*const f32; T], b: [*const f32; T], t: Tile) {
+        let mut acc = [[_mm512_setzero_ps(); T]; T];
+        let full = kc / 16;
+        for s in 0..full {
+            // SAFETY: `16s + 16 ≤ kc` floats of each row are readable (caller contract).
+            unsafe {
+                let bv = b.map(|r| _mm512_loadu_ps(r.add(16 * s)));
+                for (row, &ar) in acc.iter_mut().zip(&a) {
+                    let av = _mm512_loadu_ps(ar.add(16 * s));
+                    for (c, &x) in row.iter_mut().zip(&bv) {
+                        *c = _mm512_fmadd_ps(av, x, *c);
+                    }
+                }
+            }
+        }
+        let rest = kc - 16 * full;
+        if rest > 0 {
+            let m = ((1u32 << rest) - 1) as __mmask16;
+            // SAFETY: the mask enables only the `rest` floats left in each row; masked loads do
+            // not touch disabled lanes.
+            unsafe {
+                let bv = b.map(|r| _mm512_maskz_loadu_ps(m, r.add(16 * full)));
+                for (row, &ar) in acc.iter_mut().zip(&a) {
+                    let av = _mm512_maskz_loadu_ps(m, ar.add(16 * full));
+                    for (c, &x) in row.iter_mut().zip(&bv) {
+                        *c = _mm512_fmadd_ps(av, x, *c);
+                    }
+                }
+            }
+        }
+        // Horizontal sums, four at a time: fold each 16-lane sum to 8 lanes, then two rounds of
+        // pairwise adds and a fold of the 128-bit halves give row i's 4 dot products in order.
+        let half = |v: __m512| {
+            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+            _mm256_add_ps(_mm512_castps512_ps256(v), hi)
+        };
+        let alpha = _mm_set1_ps(t.alpha);
+        let beta = _mm_set1_ps(t.beta);
+        for (i, row) in acc.iter().enumerate().take(t.rows) {
+            let h = row.map(half);
+            let x = _mm256_hadd_ps(_mm256_hadd_ps(h[0], h[1]), _mm256_hadd_ps(h[2], h[3]));
+            let sums = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+            let mut r = _mm_mul_ps(alpha, sums);
+            // SAFETY: row `i < rows` of the tile holds `cols` writable floats.
+            unsafe {
+                let c = t.c.add(i * t.ldc);
+                if t.cols == T {
+                    if t.beta != 0.0 {
+                        r = _mm_fmadd_ps(beta, _mm_loadu_ps(c), r);
+                    }
+                    _mm_storeu_ps(c, r);
+                } else {
+                    let mut v = [0.0f32; T];
+                    _mm_storeu_ps(v.as_mut_ptr(), r);
+                    for (j, &x) in v.iter().enumerate().take(t.cols) {
+                        let c = c.add(j);
+                        *c = if t.beta == 0.0 { x } else { x + t.beta * *c };
+                    }
+                }
+            }
+        }
+    }
+}

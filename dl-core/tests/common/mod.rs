@@ -1,0 +1,71 @@
+//! A counting global allocator for the allocation tests (`gemm_alloc.rs`, `alloc.rs`,
+//! `train_fit.rs`).
+//!
+//! Counts the allocations (and reallocations) made by the current thread, so tests running in
+//! parallel on other threads do not disturb the count. Implementing `GlobalAlloc` needs
+//! `unsafe`: this file is the one place outside `dl-core/src/kernels/` that has it, and it only
+//! forwards to the system allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+struct Counting;
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
+// guarantees hold; the counter is a `const`-initialised thread-local `Cell` without destructor,
+// whose access never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded caller contract.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded caller contract.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded caller contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded caller contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+/// The number of allocations and reallocations the current thread has made so far; the
+/// difference of two readings counts what happened between them.
+#[allow(dead_code)] // each test binary uses its own subset of the helpers
+pub fn allocations_so_far() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// The number of allocations and reallocations the current thread made while running `f`.
+pub fn allocations_in(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+/// `allocations_in` must see an allocation, or the allocator is not installed and a zero count
+/// proves nothing.
+#[allow(dead_code)] // each test binary uses its own subset of the helpers
+pub fn assert_counting_works() {
+    let n = allocations_in(|| {
+        std::hint::black_box(vec![1u8; 64]);
+    });
+    assert_eq!(n, 1, "the counting allocator is not active");
+}
