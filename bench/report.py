@@ -109,6 +109,9 @@ def main():
     p(f"- Date: {machine.get('date', '?')}; commit {machine.get('git', '?')}")
     p(f"- Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; SIMD flags: {machine.get('simd', '?')}")
     p(f"- Versions: {machine.get('rustc', '?')}; PyTorch {torch_version}")
+    p(f"- Load average (1, 5, 15 min) at the start of the run: {machine.get('load_start', '?')}; at the end: "
+      f"{machine.get('load_end', '?')}. On a 2-core machine anything above 1 means other processes "
+      "shared the cores, and every figure below (ours and PyTorch's alike) is depressed by it.")
     if peak_gflops:
         p(f"- Measured f32 FMA peak of one core: **{peak_gflops:.1f} GFLOP/s** ({peak.get('peak_isa', '?')}; "
           "`cargo run --release --example peak`)")

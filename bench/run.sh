@@ -39,6 +39,7 @@ BENCH=target/release/examples/bench
     echo "simd=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx|avx2|fma|avx512f|avx512bw|avx512vl|avx512_bf16|avx512_vnni)$' | tr '\n' ' ')"
     echo "rustc=$(rustc -V)"
     echo "git=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$RAW/machine.txt"
 
 echo "== FMA peak probe"
@@ -62,5 +63,6 @@ if [ "$TORCH" = 1 ]; then
     "$PYTHON" bench/pytorch_reference.py --conv --threads 1 | tee "$RAW/torch_conv_1.txt"
 fi
 
+echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW/machine.txt"
 python3 bench/report.py "$RAW" >BENCHMARKS.md
 echo "== wrote BENCHMARKS.md"
