@@ -118,6 +118,18 @@ def main():
         for l in lines(os.path.join(raw, "peak.txt")):
             if l.startswith("isa="):
                 p(f"  - {l}")
+    try:
+        busy = float(machine.get("load_start", "0").split()[0]) > float(machine.get("cores", "1"))
+    except ValueError:
+        busy = False
+    if busy:
+        p()
+        p("**Caveat: this run shared the machine with other work** (load average above the core count). "
+          "The FMA peak above was measured under the same contention, so it is below the core's real "
+          "peak and some \"% of peak\" figures exceed 100%. PyTorch's 2-thread figures suffer most: "
+          "its OpenMP workers spin while they wait for a core another process holds, so its 2-thread "
+          "rates can fall far below its 1-thread rates, and the 2-thread ratios then overstate dl's lead. "
+          "Compare the 1-thread tables first, and re-run on an idle machine before quoting a ratio.")
     if torch_missing:
         p()
         p("**PyTorch could not be imported on this machine: only this project's figures are reported.**")
