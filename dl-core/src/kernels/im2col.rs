@@ -130,6 +130,27 @@ fn valid_range(
     lo.min(hi)..hi
 }
 
+/// `dst.copy_from_slice(src)` for the short rows of small feature maps: rows of 4 to 16 values
+/// are moved as two overlapping fixed-size blocks, inline, instead of one `memcpy` call each
+/// (which dominated `im2col` on LeNet's 10-wide rows).
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    /// Copies the first and the last `N` values (together: all of them when `N ≤ len ≤ 2N`).
+    fn two_blocks<const N: usize>(dst: &mut [f32], src: &[f32]) {
+        let len = src.len();
+        let (Some(a), Some(b)) = (src.first_chunk::<N>(), src.last_chunk::<N>()) else {
+            unreachable!("invariant: called with at least N values")
+        };
+        dst[..N].copy_from_slice(a);
+        dst[len - N..].copy_from_slice(b);
+    }
+    debug_assert_eq!(dst.len(), src.len());
+    match src.len() {
+        8..=16 => two_blocks::<8>(dst, src),
+        4..8 => two_blocks::<4>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 fn check_args(g: &ConvGeom, x_len: usize, col_len: usize, ld: usize, offset: usize) {
     assert!(g.stride > 0, "im2col: stride must be positive");
     assert_eq!(x_len, g.input_size(), "im2col: sample length");
@@ -171,7 +192,7 @@ pub fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32], ld: usize, offset: usize
                     }
                     let ix0 = cols.start * s + kj - g.pad_left;
                     if s == 1 {
-                        dst[cols.clone()].copy_from_slice(&src[ix0..ix0 + cols.len()]);
+                        copy_short(&mut dst[cols.clone()], &src[ix0..ix0 + cols.len()]);
                     } else {
                         for (d, v) in dst[cols.clone()]
                             .iter_mut()
@@ -269,6 +290,8 @@ mod tests {
             (1, 7, 5, 3, 3, Pad::Explicit(2)),
             (2, 4, 6, 1, 2, Pad::Valid),
             (1, 2, 3, 5, 1, Pad::Explicit(3)), // taps that never touch the input
+            (2, 14, 14, 5, 1, Pad::Valid),     // 10-value rows: two overlapping 8-blocks
+            (1, 9, 18, 3, 1, Pad::Explicit(1)), // 17- and 18-value rows: plain copies
         ] {
             gs.push(ConvGeom::new(c, h, w, k, s, pad).expect("test geometry fits"));
         }

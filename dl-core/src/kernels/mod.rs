@@ -7,5 +7,7 @@
 //! training step must allocate nothing) and trails MKL on our models' skinny shapes. It remains
 //! the baseline in benchmarks and the threaded path for large products; see [`gemm`].
 
+pub mod conv_direct;
 pub mod gemm;
 pub mod im2col;
+pub mod peak;

@@ -1,6 +1,7 @@
 //! 2-D convolution, lowered to GEMM through `im2col`.
 
 use crate::init::{Init, uniform};
+use crate::kernels::conv_direct;
 use crate::kernels::gemm::{Trans, gemm};
 use crate::kernels::im2col::{ConvGeom, col2im, im2col};
 use crate::layers::{Layer, Mode};
@@ -8,6 +9,7 @@ use crate::param::{Param, ParamName, Parameters};
 use crate::shape;
 use crate::tensor::{Act, Chw};
 use rand::Rng;
+use std::cell::RefCell;
 use std::fmt;
 
 /// 2-D convolution `Conv2d<IN_C, OUT_C, K, S, P>`: `IN_C → OUT_C` channels, square `K×K` kernel,
@@ -30,7 +32,11 @@ use std::fmt;
 /// - Computation: the batch's `im2col` matrix `[IN_C·K·K, N·OH·OW]` is built once per forward and
 ///   all three directions are one GEMM each over the batch: `Y = W·col`, `dW = dY·colᵀ`,
 ///   `dcol = Wᵀ·dY` followed by `col2im`. A training-mode forward keeps the matrix for the weight
-///   gradient.
+///   gradient, except in layers whose matrix exceeds 1 MiB per sample: those share one
+///   workspace per thread and rebuild their matrix in the backward pass (AlexNet's ImageNet
+///   convolutions: 281 MB of matrices at batch 16 become 112 MB). Stride-1 layers with at most 8
+///   output channels skip im2col and run the direct kernels of
+///   [`conv_direct`](crate::kernels::conv_direct) instead ([`Conv2d::DIRECT`]).
 ///
 /// ```
 /// use dl_core::{Act, Chw, Conv2d, Layer, Mode};
@@ -83,6 +89,11 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 {
     /// Parameter count.
     pub const PARAMS: usize = shape::conv_params(IN_C, OUT_C, K);
+
+    /// Whether this layer runs the direct kernels of [`conv_direct`] instead of im2col + GEMM:
+    /// stride 1 and at most 8 output channels (few output channels fill the GEMM's tile badly
+    /// while im2col copies the input `K·K` times; measurements in `bench/NOTES.md`).
+    pub const DIRECT: bool = S == 1 && OUT_C <= DIRECT_MAX_OUT_C;
 
     /// PyTorch's default initialisation.
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
@@ -175,6 +186,32 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     }
 }
 
+/// Stride-1 convolutions with at most this many output channels use the direct kernels (see
+/// `bench/NOTES.md` for the measurements behind the threshold).
+const DIRECT_MAX_OUT_C: usize = 8;
+
+/// Layers whose column matrix holds at least this many values per sample (1 MiB) borrow their
+/// column matrix and GEMM output from one workspace per thread, shared by all such layers,
+/// instead of owning them: AlexNet's five ImageNet convolutions then need one matrix as large as
+/// the largest (112 MB at batch 16) instead of five (281 MB). The price is that their backward
+/// pass rebuilds the column matrix (im2col is a few per cent of their GEMMs).
+const SHARE_MIN_COL_VALUES: usize = 1 << 18;
+
+thread_local! {
+    /// The shared column matrix and GEMM output (see [`SHARE_MIN_COL_VALUES`]); they grow to the
+    /// largest layer and are reused.
+    static SHARED: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Swaps a layer's (empty) workspaces with the shared ones: once to borrow them, once more to
+/// give them back. Swapping moves no data and allocates nothing.
+fn swap_shared(col: &mut Vec<f32>, out: &mut Vec<f32>) {
+    SHARED.with_borrow_mut(|(c, o)| {
+        std::mem::swap(col, c);
+        std::mem::swap(out, o);
+    });
+}
+
 /// Most values of the column matrix an evaluation-mode forward builds at once (16 MiB).
 const EVAL_COL_VALUES: usize = 1 << 22;
 
@@ -249,12 +286,29 @@ impl<
             return;
         }
         let g = Self::geom(H, W);
+        if Self::DIRECT {
+            grow(&mut self.col, conv_direct::scratch_len(&g));
+            conv_direct::forward(
+                &g,
+                n,
+                x.as_slice(),
+                &self.weight.value,
+                &self.bias.value,
+                y.as_mut_slice(),
+                &mut self.col,
+            );
+            return;
+        }
         // Training keeps the whole batch's column matrix for the weight gradient; evaluation
         // bounds its workspace by going through the batch in chunks.
         let chunk = match mode {
             Mode::Train => n,
             Mode::Eval => (EVAL_COL_VALUES / (g.rows() * g.pixels()).max(1)).clamp(1, n),
         };
+        let shared = g.rows() * g.pixels() >= SHARE_MIN_COL_VALUES;
+        if shared {
+            swap_shared(&mut self.col, &mut self.out);
+        }
         let (in_size, out_size) = (g.input_size(), OUT_C * g.pixels());
         for (xs, ys) in x
             .as_slice()
@@ -263,7 +317,12 @@ impl<
         {
             self.forward_chunk(&g, xs, ys);
         }
-        self.col_ready = mode == Mode::Train;
+        if shared {
+            // Other layers will overwrite the shared matrix: the backward pass rebuilds it.
+            swap_shared(&mut self.col, &mut self.out);
+        } else {
+            self.col_ready = mode == Mode::Train;
+        }
     }
 
     fn backward(
@@ -291,8 +350,37 @@ impl<
             return;
         }
         let g = Self::geom(H, W);
+        if Self::DIRECT {
+            grow(&mut self.col, conv_direct::scratch_len(&g));
+            conv_direct::weight_grad(
+                &g,
+                n,
+                x.as_slice(),
+                dy.as_slice(),
+                &mut self.weight.grad,
+                &mut self.bias.grad,
+                &mut self.col,
+            );
+            if let Some(dx) = dx {
+                dx.set_batch(n);
+                conv_direct::input_grad(
+                    &g,
+                    n,
+                    dy.as_slice(),
+                    &self.weight.value,
+                    OUT_C,
+                    dx.as_mut_slice(),
+                    &mut self.col,
+                );
+            }
+            return;
+        }
         let (rows, p) = (g.rows(), g.pixels());
         let np = n * p;
+        let shared = rows * p >= SHARE_MIN_COL_VALUES;
+        if shared {
+            swap_shared(&mut self.col, &mut self.out);
+        }
         if !self.col_ready {
             // No training-mode forward kept the matrix (or a backward consumed it): rebuild it.
             self.build_col(&g, x.as_slice());
@@ -349,6 +437,9 @@ impl<
             {
                 col2im(&g, &self.col, np, i * p, dxs);
             }
+        }
+        if shared {
+            swap_shared(&mut self.col, &mut self.out);
         }
     }
 }
@@ -472,6 +563,10 @@ mod tests {
         matches_reference::<2, 3, 2, 1, PAD_SAME, 6, 5, 6, 5>(); // odd total: pad bottom/right
         matches_reference::<2, 2, 4, 3, PAD_SAME, 8, 10, 3, 4>(); // 8: total 2; 10: total 3
         matches_reference::<1, 2, 3, 2, 2, 5, 7, 4, 5>();
+        // Stride 1 with more than `DIRECT_MAX_OUT_C` output channels: the im2col route.
+        const { assert!(!Conv2d::<2, 9, 3, 1, 1>::DIRECT && Conv2d::<2, 8, 3, 1, 1>::DIRECT) };
+        matches_reference::<2, 9, 3, 1, 1, 6, 5, 6, 5>();
+        matches_reference::<2, 9, 2, 1, PAD_SAME, 6, 5, 6, 5>();
     }
 
     #[test]
@@ -479,6 +574,9 @@ mod tests {
         let mut r = rng(1);
         let mut conv = Conv2d::<2, 3, 3>::new(&mut r);
         check_layer_gradients::<Chw<2, 5, 4>, Chw<3, 3, 2>, _>(&mut conv, 2, &mut r);
+        // The im2col route at stride 1 (more output channels than the direct kernels take).
+        let mut conv = Conv2d::<2, 9, 3, 1, 1>::new(&mut r);
+        check_layer_gradients::<Chw<2, 4, 4>, Chw<9, 4, 4>, _>(&mut conv, 2, &mut r);
     }
 
     #[test]
@@ -547,6 +645,35 @@ mod tests {
         for (a, b) in chunked.sample(99).iter().zip(&want) {
             assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn layers_sharing_the_workspace_rebuild_their_column_matrix() {
+        // 16·3·3 rows × 64·64 pixels per sample: both layers borrow the shared workspace.
+        const { assert!(16 * 9 * 64 * 64 >= SHARE_MIN_COL_VALUES) };
+        let mut r = rng(11);
+        let mut a = Conv2d::<16, 9, 3, 1, 1>::new(&mut r);
+        let mut b = Conv2d::<16, 10, 3, 1, 1>::new(&mut r);
+        let mut random =
+            |len: usize| -> Vec<f32> { (0..len).map(|_| r.random_range(-1.0..1.0)).collect() };
+        let x = Act::<Chw<16, 64, 64>>::from_vec(random(16 * 64 * 64)).unwrap();
+        let dy = Act::<Chw<9, 64, 64>>::from_vec(random(9 * 64 * 64)).unwrap();
+        let (mut ya, mut yb) = (Act::default(), Act::<Chw<10, 64, 64>>::default());
+        let (mut dx1, mut dx2) = (Act::default(), Act::default());
+        a.forward(&x, &mut ya, Mode::Train);
+        let want = reference(&a, x.as_slice(), (64, 64), (64, 64));
+        for (got, want) in ya.as_slice().iter().zip(&want) {
+            assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        }
+        a.backward(&x, &ya, &dy, Some(&mut dx1));
+        let grad = a.weight.grad.clone();
+        // Another sharing layer runs between `a`'s forward and backward and overwrites the
+        // shared matrix: `a` must rebuild its own.
+        a.forward(&x, &mut ya, Mode::Train);
+        b.forward(&x, &mut yb, Mode::Train);
+        a.backward(&x, &ya, &dy, Some(&mut dx2));
+        assert_eq!(a.weight.grad, grad);
+        assert_eq!(dx1.as_slice(), dx2.as_slice());
     }
 
     #[test]

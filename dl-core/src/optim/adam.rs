@@ -134,20 +134,38 @@ impl Optimizer for Adam {
             let [m, v, rest @ ..] = bufs else {
                 unreachable!("invariant: Adam keeps at least two buffers")
             };
-            let mut vmax = rest.first_mut();
-            for (i, (p, &g)) in value.iter_mut().zip(grad).enumerate() {
+            // Updates p, m and v and returns v; `step(p, m, second)` finishes with the second
+            // moment estimate (v, or its running maximum). Two loops over zipped slices, one
+            // per variant, so neither has a branch or a bounds check per value and both
+            // vectorise (the update is memory-bound over ~23 M parameters in AlexNet).
+            let moments = |p: &mut f32, g: f32, m: &mut f32, v: &mut f32| {
                 let g = g + l2 * *p;
                 *p *= decay;
-                m[i] = b1 * m[i] + (1.0 - b1) * g;
-                v[i] = b2 * v[i] + (1.0 - b2) * g * g;
-                let second = match vmax.as_deref_mut() {
-                    Some(vmax) => {
-                        vmax[i] = vmax[i].max(v[i]);
-                        vmax[i]
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *v
+            };
+            let finish = |p: &mut f32, m: f32, second: f32| {
+                *p -= step_size * m / (second.sqrt() / bc2_sqrt + eps);
+            };
+            let values = value
+                .iter_mut()
+                .zip(grad)
+                .zip(m.iter_mut().zip(v.iter_mut()));
+            match rest.first_mut() {
+                None => {
+                    for ((p, &g), (m, v)) in values {
+                        let v = moments(p, g, m, v);
+                        finish(p, *m, v);
                     }
-                    None => v[i],
-                };
-                *p -= step_size * m[i] / (second.sqrt() / bc2_sqrt + eps);
+                }
+                Some(vmax) => {
+                    for (((p, &g), (m, v)), vmax) in values.zip(vmax.iter_mut()) {
+                        let v = moments(p, g, m, v);
+                        *vmax = vmax.max(v);
+                        finish(p, *m, *vmax);
+                    }
+                }
             }
         });
     }
