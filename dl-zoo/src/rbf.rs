@@ -96,7 +96,7 @@ pub fn kmeans<R: Rng + ?Sized>(
             format!("needs at least one centre and one dimension, found k = {k}, dim = {dim}"),
         ));
     }
-    if data.len() % dim != 0 || data.len() / dim < k {
+    if !data.len().is_multiple_of(dim) || data.len() / dim < k {
         return Err(Error::size(
             format!("k-means data for {k} centres"),
             format!("at least {k} points of {dim} values"),

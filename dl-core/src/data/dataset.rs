@@ -99,7 +99,7 @@ impl<S: Shape> Dataset<S> {
     /// assert_eq!(err.to_string(), "targets of 3 samples: expected 3 values (1 per sample), found 4 values");
     /// ```
     pub fn with_targets(features: Vec<f32>, targets: Vec<f32>, target_size: usize) -> Result<Self> {
-        if features.len() % S::SIZE != 0 {
+        if !features.len().is_multiple_of(S::SIZE) {
             return Err(Error::size(
                 format!("data set of {} samples", Dims(S::DIMS)),
                 format!("a multiple of {} values", S::SIZE),

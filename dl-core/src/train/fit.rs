@@ -639,7 +639,7 @@ pub trait Fit: Model {
     /// batches of `batch_size`: `len / Input::SIZE` rows of `Output::SIZE` values.
     fn predict(&mut self, inputs: &[f32], batch_size: usize) -> Result<Vec<f32>> {
         let size = Self::Input::SIZE;
-        if inputs.len() % size != 0 {
+        if !inputs.len().is_multiple_of(size) {
             return Err(Error::size(
                 format!("inputs of {} samples", Dims(<Self::Input as Shape>::DIMS)),
                 format!("a multiple of {size} values"),
