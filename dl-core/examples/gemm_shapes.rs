@@ -9,15 +9,17 @@
 //! cargo run --release -p dl-core --example gemm_shapes -- --filter lenet
 //! ```
 //!
-//! Columns: `gemm` (what the layers call: our best kernel, or `matrixmultiply`'s threaded path
-//! for large products at more than one thread), `own` (our best kernel, always one thread),
-//! `mm` (`matrixmultiply::sgemm` with `DL_NUM_THREADS` threads), and with `--torch` PyTorch's
+//! Columns: `gemm` (what the layers call: our best kernel, split over `DL_NUM_THREADS` threads
+//! for products of at least `PARALLEL_MIN_MNK` multiply-adds), `own` (our best kernel, always one
+//! thread), `split` (our best kernel always split over `DL_NUM_THREADS` threads, whatever the
+//! size: compare with `own` to place the threshold), `mm` (`matrixmultiply::sgemm` with
+//! `DL_NUM_THREADS` threads), and with `--torch` PyTorch's
 //! `torch.mm` at the same thread count and the ratio `gemm / torch`. Each figure is 2·m·n·k / t
 //! with t the median of timed samples after a warm-up, taken interleaved across the columns so
 //! they share the machine's load (`--best`: the fastest sample instead, steadier on a busy
 //! machine).
 
-use dl_core::kernels::gemm::{Kernel, Trans, gemm, gemm_with, num_threads};
+use dl_core::kernels::gemm::{Kernel, Trans, gemm, gemm_threaded, gemm_with, num_threads};
 use std::time::{Duration, Instant};
 
 /// (name, op(A), op(B), m, n, k) — the products the Dense and Conv2d layers issue.
@@ -119,8 +121,8 @@ fn main() {
         if best { "fastest" } else { "median" }
     );
     print!(
-        "{:<18} {:>22} {:>8} {:>8} {:>8}",
-        "shape", "m×n×k", "gemm", "own", "mm"
+        "{:<18} {:>22} {:>8} {:>8} {:>8} {:>8}",
+        "shape", "m×n×k", "gemm", "own", "split", "mm"
     );
     if !torch.is_empty() {
         print!(" {:>8} {:>10}", "torch", "gemm/torch");
@@ -146,9 +148,10 @@ fn main() {
             vec![0.0f32; m * n],
             vec![0.0f32; m * n],
             vec![0.0f32; m * n],
+            vec![0.0f32; m * n],
         ];
         let flops = 2.0 * (m * n * k) as f64;
-        let [c0, c1, c2] = &mut c;
+        let [c0, c1, c2, c3] = &mut c;
         let secs = time_interleaved(
             &mut [
                 &mut || gemm(ta, tb, m, n, k, 1.0, &a, lda, &b, ldb, 0.0, c0, n),
@@ -157,15 +160,21 @@ fn main() {
                     gemm_with(kr, ta, tb, m, n, k, 1.0, &a, lda, &b, ldb, 0.0, c1, n)
                 },
                 &mut || {
+                    let kr = Kernel::best();
+                    gemm_threaded(
+                        kr, threads, ta, tb, m, n, k, 1.0, &a, lda, &b, ldb, 0.0, c3, n,
+                    )
+                },
+                &mut || {
                     let kr = Kernel::MATRIXMULTIPLY;
                     gemm_with(kr, ta, tb, m, n, k, 1.0, &a, lda, &b, ldb, 0.0, c2, n)
                 },
             ],
             best,
         );
-        let [ours, own, mm] = [0, 1, 2].map(|i| flops / secs[i] / 1e9);
+        let [ours, own, split, mm] = [0, 1, 2, 3].map(|i| flops / secs[i] / 1e9);
         print!(
-            "{name:<18} {:>22} {ours:>8.1} {own:>8.1} {mm:>8.1}",
+            "{name:<18} {:>22} {ours:>8.1} {own:>8.1} {split:>8.1} {mm:>8.1}",
             format!("{m}×{n}×{k}")
         );
         if let Some((_, _, t)) = torch

@@ -22,12 +22,16 @@
 //! no packing at all: packing the transposed `B` would cost about as much as the product.
 //!
 //! # Threads
-//! The thread count comes from the environment variable `DL_NUM_THREADS` (default: all physical
-//! cores, at most 4). At one thread every product runs on the kernel above. With more threads,
-//! large products (at least [`PARALLEL_MIN_MNK`] multiply-adds, and `m`, `n` ≥ 64) are handed to
-//! `matrixmultiply`'s threaded path, which splits them across a persistent pool (and allocates
-//! per call); smaller ones stay on one thread, where splitting costs more than it gains.
-//! See [`num_threads`].
+//! The thread count comes from the environment variable `DL_NUM_THREADS` (default: all cores),
+//! see [`num_threads`]. Products of at least [`PARALLEL_MIN_MNK`] multiply-adds are split across
+//! our own persistent worker pool (`kernels/pool.rs`, started on first need): `C` is cut into
+//! blocks of whole register tiles, by columns when it is at least as wide as tall, else by rows,
+//! and each block is computed by one thread with the tile plan chosen for the whole product.
+//! Every element of `C` therefore goes through exactly the same operations as at one thread:
+//! results are bit-identical whatever the thread count. Jobs are handed to the workers without
+//! allocating, and each worker packs into its own thread-local buffers, so a steady-state call
+//! allocates nothing at any thread count. Smaller products stay on the calling thread, where
+//! waking a worker costs more than it saves. [`gemm_threaded`] takes an explicit thread count.
 //!
 //! ```
 //! use dl_core::kernels::gemm::{gemm, Trans};
@@ -41,12 +45,20 @@
 
 mod micro;
 
+use super::pool::{MAX_WORKERS, POOL};
 use micro::{Micro, Tile};
 use std::cell::RefCell;
+use std::ops::Range;
 
-/// The number of threads GEMMs may use: `DL_NUM_THREADS` if set, else all physical cores
-/// (clamped to 1..=4 by `matrixmultiply`). Read once, at the first call of this function or of
-/// [`gemm`]; later changes of the variable have no effect.
+/// The number of threads [`gemm`] may use: `DL_NUM_THREADS` if set, else all cores
+/// (`std::thread::available_parallelism`), clamped to 1..=4 (the `matrixmultiply` baseline is
+/// given the same count). Read once, at the first call of this function or of [`gemm`]; later
+/// changes of the variable have no effect.
+///
+/// ```
+/// let t = dl_core::kernels::gemm::num_threads();
+/// assert!((1..=4).contains(&t));
+/// ```
 pub fn num_threads() -> usize {
     static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *THREADS.get_or_init(|| {
@@ -73,14 +85,15 @@ pub fn num_threads() -> usize {
     })
 }
 
-/// Products with at least this many multiply-adds (`m·n·k`, about 134 MFLOP) go to
-/// `matrixmultiply`'s threaded path when [`num_threads`] is above 1 (and `m`, `n` ≥ 64).
+/// Products with at least this many multiply-adds (`m·n·k`, about 4.2 M) are split across
+/// [`num_threads`] threads by [`gemm`]; smaller ones run on the calling thread.
 ///
-/// Only AlexNet-sized convolutions reach it: the MLP, LeNet-5 and digits products stay on one
-/// thread, allocation-free (at 2 threads on the shared development machine, the threaded path
-/// ran the MLP's 100 × 128 × 784 product at 57 GFLOP/s against 98 for our kernel on one
-/// thread); splitting the batch across threads is the better plan for those models.
-pub const PARALLEL_MIN_MNK: usize = 1 << 26;
+/// Measured with `DL_NUM_THREADS=2 cargo run --release -p dl-core --example gemm_shapes` on the
+/// shared 2-core development machine (loaded by other jobs, so the figures are noisy): split over
+/// 2 threads, LeNet-5's 32 × 120 × 400 products (1.5 M) ran at 37–41 GFLOP/s against 52–85 on
+/// one thread (waking a worker costs more than half the product saves), while the 7.7 M of
+/// 16 × 3200 × 150 ran at 104 against 87 and the MLP's 100 × 128 × 784 (10 M) at 116 against 88.
+pub const PARALLEL_MIN_MNK: usize = 1 << 22;
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,9 +210,8 @@ fn needed(rows: usize, cols: usize, ld: usize) -> usize {
     }
 }
 
-/// `C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C`, all row-major, on [`Kernel::best`]
-/// (or `matrixmultiply`'s threaded path for large products at more than one thread, see the
-/// module docs).
+/// `C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C`, all row-major, on [`Kernel::best`],
+/// split over [`num_threads`] threads when `m·n·k ≥` [`PARALLEL_MIN_MNK`] (see the module docs).
 ///
 /// `lda`, `ldb`, `ldc` are the row lengths of `A`, `B`, `C` as stored (for `Trans::T`, `A` is
 /// stored `k × m` and `lda ≥ m`).
@@ -223,15 +235,32 @@ pub fn gemm(
     c: &mut [f32],
     ldc: usize,
 ) {
-    let kernel = if num_threads() > 1 && m >= 64 && n >= 64 && m * n * k >= PARALLEL_MIN_MNK {
-        Kernel::MATRIXMULTIPLY
+    let threads = if m * n * k >= PARALLEL_MIN_MNK {
+        num_threads()
     } else {
-        Kernel::best()
+        1
     };
-    gemm_with(kernel, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_threaded(
+        Kernel::best(),
+        threads,
+        ta,
+        tb,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+    );
 }
 
-/// [`gemm`] on a chosen [`Kernel`] (for tests and benchmarks that compare kernels).
+/// [`gemm`] on a chosen [`Kernel`], on the calling thread only (for tests and benchmarks that
+/// compare kernels).
 ///
 /// ```
 /// use dl_core::kernels::gemm::{gemm_with, Kernel, Trans};
@@ -248,6 +277,49 @@ pub fn gemm(
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_with(
     kernel: Kernel,
+    ta: Trans,
+    tb: Trans,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    gemm_threaded(
+        kernel, 1, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+    );
+}
+
+/// [`gemm_with`] split over `threads` threads (the caller and `threads − 1` workers of the
+/// pool, spawned on first need, at most 64 threads in all): `C` is cut into `threads` blocks
+/// of whole register tiles (fewer if it has fewer tiles), each computed by one thread exactly
+/// as at one thread, so the result is bit-identical to [`gemm_with`] for every `threads`.
+/// `Kernel::MATRIXMULTIPLY` ignores `threads` (it uses its own pool with [`num_threads`]).
+///
+/// ```
+/// use dl_core::kernels::gemm::{gemm_threaded, gemm_with, Kernel, Trans};
+/// let (m, n, k) = (40, 300, 50);
+/// let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 - 3.0).collect();
+/// let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.3).collect();
+/// let (mut c1, mut c3) = (vec![0.0; m * n], vec![0.0; m * n]);
+/// let kr = Kernel::best();
+/// gemm_with(kr, Trans::N, Trans::N, m, n, k, 1.0, &a, k, &b, n, 0.0, &mut c1, n);
+/// gemm_threaded(kr, 3, Trans::N, Trans::N, m, n, k, 1.0, &a, k, &b, n, 0.0, &mut c3, n);
+/// assert_eq!(c1, c3);
+/// ```
+///
+/// # Panics
+/// As [`gemm`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_threaded(
+    kernel: Kernel,
+    threads: usize,
     ta: Trans,
     tb: Trans,
     m: usize,
@@ -300,16 +372,31 @@ pub fn gemm_with(
             return;
         }
     };
-    #[cfg(target_arch = "x86_64")]
-    if kernel.0 == Kind::Avx512 && a.cs == 1 && b.rs == 1 && use_dot(m, n, k) {
-        dot_avx512(m, n, k, alpha, a, b, beta, c, ldc);
-        return;
+    // The path and tile are chosen for the whole product, never per block, so that every block
+    // computes its elements exactly as the whole product on one thread would.
+    let path = match kernel.0 {
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512 if a.cs == 1 && b.rs == 1 && use_dot(m, n, k) => Path::Dot,
+        _ => Path::Packed(pick_tile(candidates, m, n)),
+    };
+    let split = Split::new(m, n, path.tile(), threads.clamp(1, MAX_WORKERS + 1));
+    let out = Out {
+        c: c.as_mut_ptr(),
+        ldc,
+    };
+    let block = |part: usize| {
+        let (rows, cols) = split.block(part);
+        // SAFETY: A, B and C were checked above to hold m × k, k × n and m × n elements; the
+        // blocks of `split` are disjoint and inside m × n, each is computed by exactly one call,
+        // and `c` stays mutably borrowed until all calls have returned; the path's kernel
+        // comes from a `Kernel`, which proves the CPU supports it.
+        unsafe { path.run(rows, cols, k, alpha, a, b, beta, out) };
+    };
+    if split.parts == 1 {
+        block(0);
+    } else {
+        POOL.run(split.parts, &block);
     }
-    let plan = pick_tile(candidates, m, n);
-    PACKS.with(|packs| {
-        let mut packs = packs.borrow_mut();
-        plan.run(m, n, k, alpha, a, b, beta, c, ldc, &mut packs);
-    });
 }
 
 /// A matrix operand: `op(X)[i, p] = data[i·rs + p·cs]`.
@@ -323,6 +410,128 @@ struct Operand<'a> {
 impl<'a> Operand<'a> {
     fn new(data: &'a [f32], (rs, cs): (usize, usize)) -> Self {
         Operand { data, rs, cs }
+    }
+
+    /// The operand whose element `(0, 0)` is this one's `(i, j)`.
+    ///
+    /// # Panics
+    /// If `(i, j)` is past the end of the data.
+    fn shifted(self, i: usize, j: usize) -> Self {
+        Operand {
+            data: &self.data[i * self.rs + j * self.cs..],
+            ..self
+        }
+    }
+}
+
+/// `C` as seen by the threads computing its blocks: a pointer to element `(0, 0)` and the row
+/// length.
+#[derive(Clone, Copy)]
+struct Out {
+    c: *mut f32,
+    ldc: usize,
+}
+
+// SAFETY: `Out` is only shared between the threads of one `gemm_threaded` call, which write
+// disjoint blocks of `C` (see `Split`) while the call holds `C`'s mutable borrow.
+unsafe impl Sync for Out {}
+
+/// How a product is computed: one plan for the whole product, run block by block.
+#[derive(Clone, Copy)]
+enum Path {
+    /// 4 × 4 tiles of dot products, see [`use_dot`].
+    #[cfg(target_arch = "x86_64")]
+    Dot,
+    /// Packed panels and a register-tiled micro-kernel, see [`Plan::run`].
+    Packed(Plan),
+}
+
+impl Path {
+    /// The tile height and width: blocks are cut at multiples of these, so that a block's tiles
+    /// are exactly the whole product's tiles.
+    fn tile(self) -> (usize, usize) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Path::Dot => (micro::avx512_dot::T, micro::avx512_dot::T),
+            Path::Packed(plan) => (plan.mr, plan.nr),
+        }
+    }
+
+    /// Computes the block `rows × cols` of `C = alpha · op(A)·op(B) + beta · C`.
+    ///
+    /// # Safety
+    /// `a`, `b` and `out` must hold the whole `m × k`, `k × n` and `m × n` operands, the block
+    /// must be inside `m × n`, no other thread may access the block during the call, and the CPU
+    /// must support the path's instructions.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn run(
+        self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+        k: usize,
+        alpha: f32,
+        a: Operand,
+        b: Operand,
+        beta: f32,
+        out: Out,
+    ) {
+        let (m, n) = (rows.len(), cols.len());
+        let a = a.shifted(rows.start, 0);
+        let b = b.shifted(0, cols.start);
+        // SAFETY: the block's corner is inside C (caller contract).
+        let c = unsafe { out.c.add(rows.start * out.ldc + cols.start) };
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: forwarded caller contract: C's m × n block at `c` is ours alone.
+            Path::Dot => unsafe { dot_avx512(m, n, k, alpha, a, b, beta, c, out.ldc) },
+            Path::Packed(plan) => PACKS.with(|packs| {
+                let packs = &mut packs.borrow_mut();
+                // SAFETY: forwarded caller contract: C's m × n block at `c` is ours alone.
+                unsafe { plan.run(m, n, k, alpha, a, b, beta, c, out.ldc, packs) };
+            }),
+        }
+    }
+}
+
+/// A fixed partition of `C` (`m × n`) into `parts` blocks of whole tiles: by columns when
+/// `n ≥ m`, else by rows, the tiles of the split dimension shared out as evenly as possible.
+#[derive(Clone, Copy)]
+struct Split {
+    m: usize,
+    n: usize,
+    by_cols: bool,
+    /// Tile size along the split dimension.
+    unit: usize,
+    /// Tiles along the split dimension.
+    units: usize,
+    parts: usize,
+}
+
+impl Split {
+    fn new(m: usize, n: usize, (mr, nr): (usize, usize), threads: usize) -> Self {
+        let by_cols = n >= m;
+        let (len, unit) = if by_cols { (n, nr) } else { (m, mr) };
+        let units = len.div_ceil(unit);
+        Split {
+            m,
+            n,
+            by_cols,
+            unit,
+            units,
+            parts: threads.clamp(1, units.max(1)),
+        }
+    }
+
+    /// The rows and columns of block `part` (`< parts`).
+    fn block(&self, part: usize) -> (Range<usize>, Range<usize>) {
+        let len = if self.by_cols { self.n } else { self.m };
+        let edge = |p: usize| (p * self.units / self.parts * self.unit).min(len);
+        let span = edge(part)..edge(part + 1);
+        if self.by_cols {
+            (0..self.m, span)
+        } else {
+            (span, 0..self.n)
+        }
     }
 }
 
@@ -378,9 +587,14 @@ const DOT_KC: usize = 1024;
 
 /// `C = alpha · A·Bᵀ + beta · C` with `A` (`m × k`, row length `a.rs`) and `B` (stored `n × k`,
 /// row length `b.cs`) row-major, as 4 × 4 tiles of dot products (no packing).
+///
+/// # Safety
+/// `a` and `b` must hold `m × k` and `n × k` elements, `c_ptr` must address `m` rows of `n`
+/// writable floats `ldc` apart that no other thread accesses during the call, and the CPU must
+/// have AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-fn dot_avx512(
+unsafe fn dot_avx512(
     m: usize,
     n: usize,
     k: usize,
@@ -388,11 +602,10 @@ fn dot_avx512(
     a: Operand,
     b: Operand,
     beta: f32,
-    c: &mut [f32],
+    c_ptr: *mut f32,
     ldc: usize,
 ) {
     use micro::avx512_dot::{T, kernel};
-    let c_ptr = c.as_mut_ptr();
     // Pointers to column p0 of up to 4 stored rows (`ld` apart) of `x`; missing rows repeat the
     // last valid one.
     let rows = |x: &[f32], ld: usize, first: usize, count: usize, p0: usize| -> [*const f32; T] {
@@ -408,7 +621,7 @@ fn dot_avx512(
                 let tile_rows = T.min(m - i0);
                 let ap = rows(a.data, a.rs, i0, tile_rows, p0);
                 let tile = Tile {
-                    // SAFETY: row i0 < m, column j0 < n: inside the checked C.
+                    // SAFETY: row i0 < m, column j0 < n: inside C (caller contract).
                     c: unsafe { c_ptr.add(i0 * ldc + j0) },
                     ldc,
                     rows: tile_rows,
@@ -417,9 +630,8 @@ fn dot_avx512(
                     beta,
                 };
                 // SAFETY: every row pointer starts at column p0 of a valid row of A (m × k) or B
-                // (n × k), checked by `gemm_with`, so kc = min(DOT_KC, k − p0) floats are
-                // readable; the tile lies inside C, borrowed mutably; `Kind::Avx512` is only
-                // handed out after detecting AVX-512F.
+                // (n × k), so kc = min(DOT_KC, k − p0) floats are readable; the tile lies inside
+                // C, which no other thread accesses; the CPU has AVX-512F (caller contract).
                 unsafe { kernel(kc, ap, bp, tile) };
             }
         }
@@ -503,6 +715,7 @@ fn aligned(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
 }
 
 /// A blocking plan: tile height and width and the micro-kernel.
+#[derive(Clone, Copy)]
 struct Plan {
     mr: usize,
     nr: usize,
@@ -512,8 +725,13 @@ struct Plan {
 impl Plan {
     /// The blocked product (BLIS loop order: `NC` column blocks, `KC` depth blocks with a packed
     /// `B` block, `MC` row blocks with a packed `A` block, then `NR` × `MR` tiles).
+    ///
+    /// # Safety
+    /// `a` and `b` must hold `op(A)` (`m × k`) and `op(B)` (`k × n`), `c_ptr` must address `m`
+    /// rows of `n` writable floats `ldc` apart that no other thread accesses during the call,
+    /// and the CPU must support the micro-kernel's instructions.
     #[allow(clippy::too_many_arguments)]
-    fn run(
+    unsafe fn run(
         &self,
         m: usize,
         n: usize,
@@ -522,7 +740,7 @@ impl Plan {
         a: Operand,
         b: Operand,
         beta: f32,
-        c: &mut [f32],
+        c_ptr: *mut f32,
         ldc: usize,
         packs: &mut Packs,
     ) {
@@ -542,7 +760,6 @@ impl Plan {
             NC.min(n.div_ceil(nr) * nr)
         };
         let b_pack = aligned(&mut packs.b, b_cols * kc_max);
-        let c_ptr = c.as_mut_ptr();
         for jc in (0..n).step_by(NC) {
             let nc = NC.min(n - jc);
             for pc in (0..k).step_by(KC) {
@@ -561,7 +778,7 @@ impl Plan {
                         let cols = nr.min(nc - jr);
                         let (b_ptr, ldb) = if jr < packed_from {
                             // SAFETY: a full panel inside B: rows pc..pc+kc < k, columns
-                            // jc+jr..jc+jr+nr ≤ n, all inside the checked slice.
+                            // jc+jr..jc+jr+nr ≤ n, all inside `b` (caller contract).
                             (unsafe { b.data.as_ptr().add(pc * b.rs + jc + jr) }, b.rs)
                         } else {
                             let panel = (jr - packed_from) / nr;
@@ -569,7 +786,8 @@ impl Plan {
                         };
                         for ir in (0..mc).step_by(mr) {
                             let tile = Tile {
-                                // SAFETY: row ic+ir < m, column jc+jr < n: inside the checked C.
+                                // SAFETY: row ic+ir < m, column jc+jr < n: inside C (caller
+                                // contract).
                                 c: unsafe { c_ptr.add((ic + ir) * ldc + jc + jr) },
                                 ldc,
                                 rows: mr.min(mc - ir),
@@ -581,9 +799,9 @@ impl Plan {
                             // SAFETY: the A panel holds kc·mr packed floats at a_ptr; the B panel
                             // holds kc rows of nr floats ldb apart (packed, or a full panel in
                             // place); the tile's rows × cols lie inside C (m × n, row length ldc),
-                            // which is borrowed mutably and aliases neither; the micro-kernel
-                            // comes from the candidates of a `Kernel` whose instruction set was
-                            // detected on this CPU.
+                            // which no other thread accesses and which aliases neither panel
+                            // (the packs are ours, A and B are shared borrows); the CPU supports
+                            // the micro-kernel (caller contract).
                             unsafe { (self.micro)(kc, a_ptr, b_ptr, ldb, tile) };
                         }
                     }
@@ -904,9 +1122,14 @@ mod tests {
                         check_on(&name, &case, &mut |t, a, lda, b, ldb, c, ldc| {
                             let a = Operand::new(a, strides(t.ta, lda));
                             let b = Operand::new(b, strides(t.tb, ldb));
+                            let c = c.as_mut_ptr();
                             PACKS.with(|p| {
                                 let packs = &mut p.borrow_mut();
-                                plan.run(t.m, t.n, t.k, t.alpha, a, b, t.beta, c, ldc, packs)
+                                // SAFETY: `check_on` sized a, b and c for the case; c is
+                                // borrowed mutably; the candidate set was detected on this CPU.
+                                unsafe {
+                                    plan.run(t.m, t.n, t.k, t.alpha, a, b, t.beta, c, ldc, packs)
+                                }
                             });
                         });
                     }
@@ -1046,6 +1269,82 @@ mod tests {
                 beta: 0.0,
             };
             check(Kernel::best(), &case);
+        }
+    }
+
+    #[test]
+    fn threaded_products_are_bit_identical_to_one_thread() {
+        // Column and row splits, ragged last tiles, fewer tiles than threads, the dot-product
+        // path, B read in place, several depth blocks, beta = 0 and 1, on every own kernel.
+        use Trans::{N, T};
+        for kernel in Kernel::available().filter(|&k| k != Kernel::MATRIXMULTIPLY) {
+            for (ta, tb, m, n, k) in [
+                (N, N, 6, 1000, 75),   // split by columns, B read in place (m ≤ 2 panels)
+                (N, N, 37, 530, 300),  // by columns, packed B, two depth blocks
+                (T, N, 300, 45, 20),   // by rows
+                (N, T, 20, 300, 200),  // dot products on AVX-512, by columns
+                (N, T, 170, 90, 100),  // dot products, by rows
+                (T, T, 33, 41, 600),   // by columns, ragged tiles
+                (N, N, 3, 5, 7),       // one tile: runs on one thread
+                (N, N, MC + 20, 9, 5), // by rows across an MC block boundary
+            ] {
+                let (lda, ldb) = (if ta == N { k } else { m }, if tb == N { n } else { k });
+                let a = values(m * k, 4);
+                let b = values(k * n, 5);
+                for beta in [0.0, 1.0] {
+                    let c0 = values(m * n, 6);
+                    let mut one = c0.clone();
+                    gemm_with(
+                        kernel, ta, tb, m, n, k, 0.5, &a, lda, &b, ldb, beta, &mut one, n,
+                    );
+                    for threads in [2, 3, 4, 7] {
+                        let mut par = c0.clone();
+                        gemm_threaded(
+                            kernel, threads, ta, tb, m, n, k, 0.5, &a, lda, &b, ldb, beta,
+                            &mut par, n,
+                        );
+                        let same = one
+                            .iter()
+                            .zip(&par)
+                            .all(|(x, y)| x.to_bits() == y.to_bits());
+                        assert!(
+                            same,
+                            "{} {ta:?}{tb:?} {m}×{n}×{k} beta={beta} threads={threads}",
+                            kernel.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn split_blocks_are_whole_tiles_covering_c_once() {
+        for (m, n, tile, threads) in [
+            (6, 1000, (6, 32), 3),
+            (300, 45, (14, 32), 4),
+            (5, 7, (4, 8), 4),
+            (100, 100, (4, 16), 64),
+        ] {
+            let split = Split::new(m, n, tile, threads);
+            let units = if n >= m {
+                n.div_ceil(tile.1)
+            } else {
+                m.div_ceil(tile.0)
+            };
+            assert_eq!(split.parts, threads.min(units));
+            let mut covered = vec![0u8; m * n];
+            for part in 0..split.parts {
+                let (rows, cols) = split.block(part);
+                assert!(!rows.is_empty() && !cols.is_empty());
+                assert_eq!(rows.start % tile.0 + cols.start % tile.1, 0);
+                for i in rows {
+                    for j in cols.clone() {
+                        covered[i * n + j] += 1;
+                    }
+                }
+            }
+            assert!(covered.iter().all(|&c| c == 1), "{m}×{n} tile {tile:?}");
         }
     }
 

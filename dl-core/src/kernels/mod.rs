@@ -5,9 +5,11 @@
 //! AVX2 + FMA and portable micro-kernels chosen at run time, instead of the house style's
 //! `matrixmultiply`: that crate allocates its packing buffers on every call (a steady-state
 //! training step must allocate nothing) and trails MKL on our models' skinny shapes. It remains
-//! the baseline in benchmarks and the threaded path for large products; see [`gemm`].
+//! the baseline in benchmarks only. Large products are split across our own persistent worker
+//! pool (`pool.rs`), which hands jobs over without allocating; see [`gemm`].
 
 pub mod conv_direct;
 pub mod gemm;
 pub mod im2col;
 pub mod peak;
+mod pool;

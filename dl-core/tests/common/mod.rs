@@ -2,12 +2,17 @@
 //! `train_fit.rs`).
 //!
 //! Counts the allocations (and reallocations) made by the current thread, so tests running in
-//! parallel on other threads do not disturb the count. Implementing `GlobalAlloc` needs
+//! parallel on other threads do not disturb the count, and also those of all threads together
+//! (for work handed to other threads, such as the GEMM's worker pool). Implementing `GlobalAlloc` needs
 //! `unsafe`: this file is the one place outside `dl-core/src/kernels/` that has it, and it only
 //! forwards to the system allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Allocations and reallocations made by every thread of the process.
+static ALL_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
@@ -15,24 +20,30 @@ thread_local! {
 
 struct Counting;
 
+/// Records one allocation of the current thread.
+fn count() {
+    ALLOCATIONS.with(|n| n.set(n.get() + 1));
+    ALL_THREADS.fetch_add(1, Ordering::Relaxed);
+}
+
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
 // guarantees hold; the counter is a `const`-initialised thread-local `Cell` without destructor,
-// whose access never allocates.
+// whose access never allocates, and an atomic.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        count();
         // SAFETY: forwarded caller contract.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        count();
         // SAFETY: forwarded caller contract.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        count();
         // SAFETY: forwarded caller contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -58,6 +69,15 @@ pub fn allocations_in(f: impl FnOnce()) -> usize {
     let before = ALLOCATIONS.with(Cell::get);
     f();
     ALLOCATIONS.with(Cell::get) - before
+}
+
+/// The number of allocations and reallocations made by all threads of the process while `f`
+/// ran on the current one (including those of unrelated threads running at the same time).
+#[allow(dead_code)] // each test binary uses its own subset of the helpers
+pub fn allocations_anywhere_in(f: impl FnOnce()) -> usize {
+    let before = ALL_THREADS.load(Ordering::SeqCst);
+    f();
+    ALL_THREADS.load(Ordering::SeqCst) - before
 }
 
 /// `allocations_in` must see an allocation, or the allocator is not installed and a zero count
