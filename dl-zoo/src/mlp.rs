@@ -60,7 +60,8 @@ sequential! {
 ///
 /// - initialisation ([`SklearnSgd::init`]): every dense weight *and* bias drawn from
 ///   `U(±√(6/(fan_in + fan_out)))` (Glorot);
-/// - each epoch shuffles the training set and walks it in batches of `batch_size`;
+/// - each epoch shuffles the training set (unless `shuffle` is off) and walks it in batches of
+///   `batch_size`, the last one partial;
 /// - per batch: mean cross-entropy of the softmax output plus the L2 term
 ///   `0.5·alpha·Σ‖W‖²/n` (`n` the batch's size; weights only, not biases), so the weight
 ///   gradient gets `alpha·W/n`; then an SGD step with (Nesterov) momentum — scikit-learn's
@@ -86,12 +87,15 @@ pub struct SklearnSgd {
     pub tol: f32,
     /// `n_iter_no_change`.
     pub n_iter_no_change: usize,
+    /// `shuffle`: reshuffle the training samples before every epoch (otherwise they are visited
+    /// in their stored order).
+    pub shuffle: bool,
 }
 
 impl SklearnSgd {
     /// `MLPClassifier(solver="sgd", learning_rate_init=lr)` with scikit-learn's other defaults:
     /// batch 200, Nesterov momentum 0.9, alpha 1e-4, 200 epochs at most, tol 1e-4, 10 epochs
-    /// without change.
+    /// without change, shuffled every epoch.
     pub fn new(learning_rate: f32) -> Self {
         SklearnSgd {
             learning_rate,
@@ -102,6 +106,7 @@ impl SklearnSgd {
             max_epochs: 200,
             tol: 1e-4,
             n_iter_no_change: 10,
+            shuffle: true,
         }
     }
 
@@ -143,7 +148,9 @@ impl SklearnSgd {
         let mut losses = Vec::with_capacity(self.max_epochs);
         let mut stopped_early = false;
         for epoch in 1..=self.max_epochs {
-            order.shuffle(rng);
+            if self.shuffle {
+                order.shuffle(rng);
+            }
             let mut total = 0.0f64;
             for idx in order.batches() {
                 train.gather(idx, &mut x, &mut labels);
