@@ -1,5 +1,45 @@
 //! Multi-layer perceptrons (Rumelhart, Hinton and Williams, "Learning representations by
 //! back-propagating errors", Nature 323, 1986) in the sizes the tutorials use.
+//!
+//! The layer tables (`SUMMARY`; a test in `lib.rs` keeps them equal):
+//!
+//! ```text
+//! Model: DigitsMlp
+//! Layer (type)          Output shape  Param #
+//! ===========================================
+//! input                 [64]                0
+//! 0 (Dense<64 => 128>)  [128]           8,320
+//! 1 (ReLU)              [128]               0
+//! 2 (Dense<128 => 10>)  [10]            1,290
+//! ===========================================
+//! Total params: 9,610
+//! ```
+//!
+//! ```text
+//! Model: MnistMlp
+//! Layer (type)           Output shape  Param #
+//! ============================================
+//! input                  [784]               0
+//! 0 (Dense<784 => 128>)  [128]         100,480
+//! 1 (ReLU)               [128]               0
+//! 2 (Dense<128 => 10>)   [10]            1,290
+//! ============================================
+//! Total params: 101,770
+//! ```
+//!
+//! ```text
+//! Model: KerasMnistMlp
+//! Layer (type)          Output shape  Param #
+//! ===========================================
+//! input                 [784]               0
+//! 0 (Dense<784 => 64>)  [64]           50,240
+//! 1 (ReLU)              [64]                0
+//! 2 (Dense<64 => 64>)   [64]            4,160
+//! 3 (ReLU)              [64]                0
+//! 4 (Dense<64 => 10>)   [10]              650
+//! ===========================================
+//! Total params: 55,050
+//! ```
 
 use dl_core::data::{BatchOrder, Dataset};
 use dl_core::init::uniform;
