@@ -26,8 +26,6 @@ pub mod rbf;
 
 #[cfg(test)]
 mod tests {
-    use dl_core::Model;
-
     /// `summary` as it appears in a file's `//!` docs: each line behind `//! `, in a text block.
     fn as_module_doc(summary: &str) -> String {
         let mut doc = String::from("//! ```text\n");
