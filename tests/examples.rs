@@ -6,6 +6,7 @@
 mod common;
 
 use common::{Args, Flag};
+use dl::Parameters;
 use dl::zoo::classify::accuracy;
 use dl::zoo::mlp::{DigitsMlp, SklearnSgd};
 use rand::SeedableRng;
@@ -31,6 +32,65 @@ fn digits_mlp_seed_1_reaches_its_floor() {
     assert!(report.losses[99] < 0.05, "final loss {}", report.losses[99]);
     let acc = accuracy(&mut net, &test, 256).expect("accuracy");
     assert!(acc >= 0.96, "test accuracy {acc}");
+}
+
+/// scikit-learn's loss curve and test accuracy from `tests/sklearn/digits_mlp_reference.py`:
+/// `MLPClassifier` with the digits example's settings, from a fixed initialisation, unshuffled.
+const SKLEARN_DIGITS: &str = include_str!("sklearn/digits_mlp_loss.txt");
+/// Relative tolerance on each epoch's loss: we train in `f32`, scikit-learn in `f64` (measured: the
+/// curves agree to 1e-6).
+const SKLEARN_LOSS_RTOL: f32 = 1e-4;
+
+/// `SklearnSgd` is `MLPClassifier(solver="sgd")` epoch by epoch: from the reference script's
+/// initialisation and without shuffling (the one thing left random), every epoch's loss (L2
+/// term included, last partial batch of 37 rows included) and the final test accuracy agree.
+#[test]
+fn digits_mlp_matches_scikit_learn_epoch_by_epoch() {
+    let mut values = SKLEARN_DIGITS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.parse::<f32>().expect("a number"))
+        .collect::<Vec<_>>();
+    let want_accuracy = values.pop().expect("test accuracy");
+    let (train, test) = common::digits_split(&common::project_data("digits")).expect("digits");
+    let mut net = DigitsMlp::new(&mut StdRng::seed_from_u64(0));
+    // The script's formula: weight (in i, out o) = b·sin(i·fan_out + o + 1), bias o = b·cos(o + 1).
+    let mut bound = 0.0f64;
+    net.visit_mut(&mut |name, p| {
+        if name.name == "weight" {
+            let (fan_out, fan_in) = (p.shape()[0], p.shape()[1]);
+            bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
+            for (k, w) in p.value.iter_mut().enumerate() {
+                let (o, i) = (k / fan_in, k % fan_in);
+                *w = (bound * ((i * fan_out + o) as f64 + 1.0).sin()) as f32;
+            }
+        } else {
+            for (o, b) in p.value.iter_mut().enumerate() {
+                *b = (bound * (o as f64 + 1.0).cos()) as f32;
+            }
+        }
+    });
+    let cfg = SklearnSgd {
+        max_epochs: values.len(),
+        shuffle: false,
+        ..SklearnSgd::new(0.01)
+    };
+    let report = cfg
+        .fit(&mut net, &train, &mut StdRng::seed_from_u64(0), |_, _| ())
+        .expect("trains");
+    assert_eq!(report.losses.len(), values.len());
+    for (epoch, (got, want)) in report.losses.iter().zip(&values).enumerate() {
+        assert!(
+            (got - want).abs() <= SKLEARN_LOSS_RTOL * want,
+            "epoch {}: loss {got} against scikit-learn's {want}",
+            epoch + 1
+        );
+    }
+    let acc = accuracy(&mut net, &test, 256).expect("accuracy");
+    assert!(
+        (acc - want_accuracy).abs() < 1.5 / 360.0,
+        "test accuracy {acc} against scikit-learn's {want_accuracy}"
+    );
 }
 
 #[test]

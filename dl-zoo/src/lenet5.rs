@@ -2,6 +2,50 @@
 //! recognition", Proc. IEEE 86(11), 1998), in the form the PyTorch and Keras tutorials use:
 //! ReLU instead of the scaled tanh, max pooling instead of the trainable subsampling, and a
 //! fully connected C3 (the paper's sparse C3 connection table is not used).
+//!
+//! The layer tables (`SUMMARY`; a test in `lib.rs` keeps them equal):
+//!
+//! ```text
+//! Model: LeNet5Mnist
+//! Layer (type)                        Output shape  Param #
+//! =========================================================
+//! input                               [1, 28, 28]         0
+//! 0 (Conv2d<1 => 6, 5, padding = 2>)  [6, 28, 28]       156
+//! 1 (ReLU)                            [6, 28, 28]         0
+//! 2 (MaxPool2d<2>)                    [6, 14, 14]         0
+//! 3 (Conv2d<6 => 16, 5>)              [16, 10, 10]    2,416
+//! 4 (ReLU)                            [16, 10, 10]        0
+//! 5 (MaxPool2d<2>)                    [16, 5, 5]          0
+//! 6 (Flatten)                         [400]               0
+//! 7 (Dense<400 => 120>)               [120]          48,120
+//! 8 (ReLU)                            [120]               0
+//! 9 (Dense<120 => 84>)                [84]           10,164
+//! 10 (ReLU)                           [84]                0
+//! 11 (Dense<84 => 10>)                [10]              850
+//! =========================================================
+//! Total params: 61,706
+//! ```
+//!
+//! ```text
+//! Model: LeNet5Cifar
+//! Layer (type)            Output shape  Param #
+//! =============================================
+//! input                   [3, 32, 32]         0
+//! 0 (Conv2d<3 => 6, 5>)   [6, 28, 28]       456
+//! 1 (ReLU)                [6, 28, 28]         0
+//! 2 (MaxPool2d<2>)        [6, 14, 14]         0
+//! 3 (Conv2d<6 => 16, 5>)  [16, 10, 10]    2,416
+//! 4 (ReLU)                [16, 10, 10]        0
+//! 5 (MaxPool2d<2>)        [16, 5, 5]          0
+//! 6 (Flatten)             [400]               0
+//! 7 (Dense<400 => 120>)   [120]          48,120
+//! 8 (ReLU)                [120]               0
+//! 9 (Dense<120 => 84>)    [84]           10,164
+//! 10 (ReLU)               [84]                0
+//! 11 (Dense<84 => 10>)    [10]              850
+//! =============================================
+//! Total params: 62,006
+//! ```
 
 use dl_core::prelude::*;
 

@@ -1,5 +1,45 @@
 //! Multi-layer perceptrons (Rumelhart, Hinton and Williams, "Learning representations by
 //! back-propagating errors", Nature 323, 1986) in the sizes the tutorials use.
+//!
+//! The layer tables (`SUMMARY`; a test in `lib.rs` keeps them equal):
+//!
+//! ```text
+//! Model: DigitsMlp
+//! Layer (type)          Output shape  Param #
+//! ===========================================
+//! input                 [64]                0
+//! 0 (Dense<64 => 128>)  [128]           8,320
+//! 1 (ReLU)              [128]               0
+//! 2 (Dense<128 => 10>)  [10]            1,290
+//! ===========================================
+//! Total params: 9,610
+//! ```
+//!
+//! ```text
+//! Model: MnistMlp
+//! Layer (type)           Output shape  Param #
+//! ============================================
+//! input                  [784]               0
+//! 0 (Dense<784 => 128>)  [128]         100,480
+//! 1 (ReLU)               [128]               0
+//! 2 (Dense<128 => 10>)   [10]            1,290
+//! ============================================
+//! Total params: 101,770
+//! ```
+//!
+//! ```text
+//! Model: KerasMnistMlp
+//! Layer (type)          Output shape  Param #
+//! ===========================================
+//! input                 [784]               0
+//! 0 (Dense<784 => 64>)  [64]           50,240
+//! 1 (ReLU)              [64]                0
+//! 2 (Dense<64 => 64>)   [64]            4,160
+//! 3 (ReLU)              [64]                0
+//! 4 (Dense<64 => 10>)   [10]              650
+//! ===========================================
+//! Total params: 55,050
+//! ```
 
 use dl_core::data::{BatchOrder, Dataset};
 use dl_core::init::uniform;
@@ -60,7 +100,8 @@ sequential! {
 ///
 /// - initialisation ([`SklearnSgd::init`]): every dense weight *and* bias drawn from
 ///   `U(±√(6/(fan_in + fan_out)))` (Glorot);
-/// - each epoch shuffles the training set and walks it in batches of `batch_size`;
+/// - each epoch shuffles the training set (unless `shuffle` is off) and walks it in batches of
+///   `batch_size`, the last one partial;
 /// - per batch: mean cross-entropy of the softmax output plus the L2 term
 ///   `0.5·alpha·Σ‖W‖²/n` (`n` the batch's size; weights only, not biases), so the weight
 ///   gradient gets `alpha·W/n`; then an SGD step with (Nesterov) momentum — scikit-learn's
@@ -86,12 +127,15 @@ pub struct SklearnSgd {
     pub tol: f32,
     /// `n_iter_no_change`.
     pub n_iter_no_change: usize,
+    /// `shuffle`: reshuffle the training samples before every epoch (otherwise they are visited
+    /// in their stored order).
+    pub shuffle: bool,
 }
 
 impl SklearnSgd {
     /// `MLPClassifier(solver="sgd", learning_rate_init=lr)` with scikit-learn's other defaults:
     /// batch 200, Nesterov momentum 0.9, alpha 1e-4, 200 epochs at most, tol 1e-4, 10 epochs
-    /// without change.
+    /// without change, shuffled every epoch.
     pub fn new(learning_rate: f32) -> Self {
         SklearnSgd {
             learning_rate,
@@ -102,6 +146,7 @@ impl SklearnSgd {
             max_epochs: 200,
             tol: 1e-4,
             n_iter_no_change: 10,
+            shuffle: true,
         }
     }
 
@@ -143,7 +188,9 @@ impl SklearnSgd {
         let mut losses = Vec::with_capacity(self.max_epochs);
         let mut stopped_early = false;
         for epoch in 1..=self.max_epochs {
-            order.shuffle(rng);
+            if self.shuffle {
+                order.shuffle(rng);
+            }
             let mut total = 0.0f64;
             for idx in order.batches() {
                 train.gather(idx, &mut x, &mut labels);

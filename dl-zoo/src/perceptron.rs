@@ -35,6 +35,30 @@
 //! assert!(report.training_errors > 0);
 //! # Ok(()) }
 //! ```
+//!
+//! The layer tables (`SUMMARY`; a test in `lib.rs` keeps them equal):
+//!
+//! ```text
+//! Model: IrisPerceptron
+//! Layer (type)       Output shape  Param #
+//! ========================================
+//! input              [4]                 0
+//! 0 (Dense<4 => 1>)  [1]                 5
+//! 1 (Sign)           [1]                 0
+//! ========================================
+//! Total params: 5
+//! ```
+//!
+//! ```text
+//! Model: Perceptron2
+//! Layer (type)       Output shape  Param #
+//! ========================================
+//! input              [2]                 0
+//! 0 (Dense<2 => 1>)  [1]                 3
+//! 1 (Sign)           [1]                 0
+//! ========================================
+//! Total params: 3
+//! ```
 
 use dl_core::data::Dataset;
 use dl_core::prelude::*;

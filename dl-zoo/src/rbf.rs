@@ -28,6 +28,41 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! The layer tables (`SUMMARY`; a test in `lib.rs` keeps them equal):
+//!
+//! ```text
+//! Model: RbfXor
+//! Layer (type)       Output shape  Param #
+//! ========================================
+//! input              [2]                 0
+//! 0 (Rbf<2 => 4>)    [4]                12
+//! 1 (Dense<4 => 1>)  [1]                 5
+//! ========================================
+//! Total params: 17
+//! ```
+//!
+//! ```text
+//! Model: RbfSine
+//! Layer (type)        Output shape  Param #
+//! =========================================
+//! input               [1]                 0
+//! 0 (Rbf<1 => 16>)    [16]               32
+//! 1 (Dense<16 => 1>)  [1]                17
+//! =========================================
+//! Total params: 49
+//! ```
+//!
+//! ```text
+//! Model: RbfIris
+//! Layer (type)        Output shape  Param #
+//! =========================================
+//! input               [4]                 0
+//! 0 (Rbf<4 => 12>)    [12]               60
+//! 1 (Dense<12 => 3>)  [3]                39
+//! =========================================
+//! Total params: 99
+//! ```
 
 use crate::lstsq;
 use dl_core::prelude::*;
