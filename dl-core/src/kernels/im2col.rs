@@ -111,6 +111,7 @@ impl ConvGeom {
 /// values are one fixed-size move, other rows of 4 to 16 values two overlapping fixed-size
 /// blocks, inline, instead of one `memcpy` call each (which dominated `im2col` on LeNet's
 /// 10-wide rows).
+#[inline(always)]
 fn copy_short(dst: &mut [f32], src: &[f32]) {
     /// Copies the first and the last `N` values (together: all of them when `N ≤ len ≤ 2N`).
     fn two_blocks<const N: usize>(dst: &mut [f32], src: &[f32]) {
@@ -141,6 +142,7 @@ fn copy_short(dst: &mut [f32], src: &[f32]) {
 
 /// `dst += src` elementwise; rows of exactly 4, 8 or 16 values as one fixed-size block (the
 /// small maps of CIFAR AlexNet's last convolutions), others in a plain loop.
+#[inline(always)]
 fn add_short(dst: &mut [f32], src: &[f32]) {
     /// Adds exactly `N` values.
     fn exact<const N: usize>(dst: &mut [f32], src: &[f32]) {
