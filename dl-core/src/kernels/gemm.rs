@@ -835,7 +835,7 @@ fn pack_b(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: usiz
             let row = &b.data[start..start + nc];
             for (q, chunk) in row.chunks(nr).enumerate() {
                 let d = &mut dst[(q * kc + p) * nr..(q * kc + p + 1) * nr];
-                d[..chunk.len()].copy_from_slice(chunk);
+                copy_run(&mut d[..chunk.len()], chunk);
                 d[chunk.len()..].fill(0.0);
             }
         }
@@ -850,6 +850,28 @@ fn pack_b(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: usiz
     for (q, panel) in dst.chunks_exact_mut(kc * nr).take(panels).enumerate() {
         let c0 = j0 + q * nr;
         pack_panel(panel, bt, c0, p0, nr.min(nc - q * nr), kc, nr);
+    }
+}
+
+/// `dst.copy_from_slice(src)` for the short runs of packing (one panel row of at most 32
+/// values): the full-panel widths are fixed-size moves, inline, instead of one `memcpy` call per
+/// run (which showed as 8% of an AlexNet training step).
+#[inline(always)]
+fn copy_run(dst: &mut [f32], src: &[f32]) {
+    /// Copies exactly `N` values.
+    fn exact<const N: usize>(dst: &mut [f32], src: &[f32]) {
+        let (Some(d), Some(s)) = (dst.first_chunk_mut::<N>(), src.first_chunk::<N>()) else {
+            unreachable!("invariant: called with exactly N values")
+        };
+        *d = *s;
+    }
+    match src.len() {
+        32 => exact::<32>(dst, src),
+        16 => exact::<16>(dst, src),
+        14 => exact::<14>(dst, src),
+        12 => exact::<12>(dst, src),
+        8 => exact::<8>(dst, src),
+        _ => dst.copy_from_slice(src),
     }
 }
 
@@ -872,7 +894,7 @@ fn pack_panel(
         // Each depth step is a contiguous run of `rows` values.
         for (p, d) in panel.chunks_exact_mut(width).enumerate() {
             let start = (p0 + p) * x.cs + r0;
-            d[..rows].copy_from_slice(&x.data[start..start + rows]);
+            copy_run(&mut d[..rows], &x.data[start..start + rows]);
             d[rows..].fill(0.0);
         }
         return;
