@@ -853,6 +853,29 @@ fn pack_b(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: usiz
     }
 }
 
+/// `panel[p·width + i] = x[r0 + i, p0 + p]` for `i` in `is`, `p` in `ps`, cache-blocked: for `PB`
+/// depth steps at a time, read a short run from each row and write `PB` rows of the panel
+/// (which stay in L1).
+fn transpose_scalar(
+    panel: &mut [f32],
+    x: Operand,
+    (r0, p0): (usize, usize),
+    (is, ps): (Range<usize>, Range<usize>),
+    width: usize,
+) {
+    const PB: usize = 16;
+    for pb in ps.clone().step_by(PB) {
+        let pe = (pb + PB).min(ps.end);
+        for i in is.clone() {
+            let start = (r0 + i) * x.rs + (p0 + pb) * x.cs;
+            let src = x.data[start..].iter().step_by(x.cs);
+            for (p, v) in (pb..pe).zip(src) {
+                panel[p * width + i] = *v;
+            }
+        }
+    }
+}
+
 /// `dst.copy_from_slice(src)` for the short runs of packing (one panel row of at most 32
 /// values): the full-panel widths are fixed-size moves, inline, instead of one `memcpy` call per
 /// run (which showed as 8% of an AlexNet training step).
@@ -899,19 +922,33 @@ fn pack_panel(
         }
         return;
     }
-    // Transposing copy, cache-blocked: for `PB` depth steps at a time, read a short contiguous
-    // run from each of the `rows` rows and write `PB` rows of the panel (which stay in L1).
-    const PB: usize = 16;
-    for pb in (0..kc).step_by(PB) {
-        let pe = (pb + PB).min(kc);
-        for i in 0..rows {
-            let start = (r0 + i) * x.rs + (p0 + pb) * x.cs;
-            let src = x.data[start..].iter().step_by(x.cs);
-            for (p, v) in (pb..pe).zip(src) {
-                panel[p * width + i] = *v;
+    // Transposing copy. Rows contiguous along the depth (`cs = 1`: the column matrix as `Bᵀ` of
+    // a weight gradient, a row-major `A`) go through 8 × 8 blocks held in registers; the rest,
+    // and other strides, element by element.
+    let (rows8, kc8) = if x.cs == 1 {
+        (rows / 8 * 8, kc / 8 * 8)
+    } else {
+        (0, 0)
+    };
+    for p in (0..kc8).step_by(8) {
+        for i in (0..rows8).step_by(8) {
+            let block: [[f32; 8]; 8] = std::array::from_fn(|ii| {
+                let start = (r0 + i + ii) * x.rs + p0 + p;
+                let Some(run) = x.data[start..].first_chunk::<8>() else {
+                    unreachable!("invariant: the block lies inside x.data")
+                };
+                *run
+            });
+            for (pp, d) in panel[p * width..].chunks_mut(width).take(8).enumerate() {
+                let Some(dst) = d[i..].first_chunk_mut::<8>() else {
+                    unreachable!("invariant: i + 8 ≤ rows ≤ width")
+                };
+                *dst = std::array::from_fn(|ii| block[ii][pp]);
             }
         }
     }
+    transpose_scalar(panel, x, (r0, p0), (rows8..rows, 0..kc), width);
+    transpose_scalar(panel, x, (r0, p0), (0..rows8, kc8..kc), width);
     if rows < width {
         for d in panel.chunks_exact_mut(width) {
             d[rows..].fill(0.0);
