@@ -28,6 +28,7 @@
 //! ```
 
 use crate::shape::{Pad, pads, window_out};
+use std::cell::RefCell;
 
 /// The geometry of a square-window operation (convolution, pooling) over one `[C, H, W]` sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,33 +107,11 @@ impl ConvGeom {
     }
 }
 
-/// The output positions `o` in `0..out` whose input index `o·stride + tap − pad` lies in
-/// `0..input`, as a half-open range.
-fn valid_range(
-    out: usize,
-    input: usize,
-    stride: usize,
-    tap: usize,
-    pad: usize,
-) -> std::ops::Range<usize> {
-    // o·stride + tap ≥ pad  ⇔  o ≥ ceil((pad − tap) / stride)
-    let lo = if tap >= pad {
-        0
-    } else {
-        (pad - tap).div_ceil(stride)
-    };
-    // o·stride + tap − pad ≤ input − 1  ⇔  o ≤ (input − 1 + pad − tap) / stride
-    let hi = if input + pad <= tap {
-        0
-    } else {
-        ((input - 1 + pad - tap) / stride + 1).min(out)
-    };
-    lo.min(hi)..hi
-}
-
-/// `dst.copy_from_slice(src)` for the short rows of small feature maps: rows of 4 to 16 values
-/// are moved as two overlapping fixed-size blocks, inline, instead of one `memcpy` call each
-/// (which dominated `im2col` on LeNet's 10-wide rows).
+/// `dst.copy_from_slice(src)` for the short rows of small feature maps: rows of exactly 4 or 8
+/// values are one fixed-size move, other rows of 4 to 16 values two overlapping fixed-size
+/// blocks, inline, instead of one `memcpy` call each (which dominated `im2col` on LeNet's
+/// 10-wide rows).
+#[inline(always)]
 fn copy_short(dst: &mut [f32], src: &[f32]) {
     /// Copies the first and the last `N` values (together: all of them when `N ≤ len ≤ 2N`).
     fn two_blocks<const N: usize>(dst: &mut [f32], src: &[f32]) {
@@ -143,11 +122,47 @@ fn copy_short(dst: &mut [f32], src: &[f32]) {
         dst[..N].copy_from_slice(a);
         dst[len - N..].copy_from_slice(b);
     }
+    /// Copies exactly `N` values.
+    fn exact<const N: usize>(dst: &mut [f32], src: &[f32]) {
+        let (Some(d), Some(s)) = (dst.first_chunk_mut::<N>(), src.first_chunk::<N>()) else {
+            unreachable!("invariant: called with exactly N values")
+        };
+        *d = *s;
+    }
     debug_assert_eq!(dst.len(), src.len());
     match src.len() {
-        8..=16 => two_blocks::<8>(dst, src),
-        4..8 => two_blocks::<4>(dst, src),
+        4 => exact::<4>(dst, src),
+        8 => exact::<8>(dst, src),
+        16 => exact::<16>(dst, src),
+        9..=15 => two_blocks::<8>(dst, src),
+        5..8 => two_blocks::<4>(dst, src),
         _ => dst.copy_from_slice(src),
+    }
+}
+
+/// `dst += src` elementwise; rows of exactly 4, 8 or 16 values as one fixed-size block (the
+/// small maps of CIFAR AlexNet's last convolutions), others in a plain loop.
+#[inline(always)]
+fn add_short(dst: &mut [f32], src: &[f32]) {
+    /// Adds exactly `N` values.
+    fn exact<const N: usize>(dst: &mut [f32], src: &[f32]) {
+        let (Some(d), Some(s)) = (dst.first_chunk_mut::<N>(), src.first_chunk::<N>()) else {
+            unreachable!("invariant: called with exactly N values")
+        };
+        for (d, v) in d.iter_mut().zip(s) {
+            *d += *v;
+        }
+    }
+    debug_assert_eq!(dst.len(), src.len());
+    match src.len() {
+        4 => exact::<4>(dst, src),
+        8 => exact::<8>(dst, src),
+        16 => exact::<16>(dst, src),
+        _ => {
+            for (d, v) in dst.iter_mut().zip(src) {
+                *d += *v;
+            }
+        }
     }
 }
 
@@ -161,45 +176,107 @@ fn check_args(g: &ConvGeom, x_len: usize, col_len: usize, ld: usize, offset: usi
     );
 }
 
+/// The part of a channel plane the windows read: `((OH−1)·S + K) × ((OW−1)·S + K)` values of
+/// the zero-padded plane, starting at its top-left corner.
+fn window_dims(g: &ConvGeom) -> (usize, usize) {
+    (
+        (g.out_h - 1) * g.stride + g.kernel,
+        (g.out_w - 1) * g.stride + g.kernel,
+    )
+}
+
+/// Whether the windows read only inside the input (no padding is ever read), so a channel
+/// plane can be used in place, `W` values per row.
+fn in_place(g: &ConvGeom) -> bool {
+    let (hp, wp) = window_dims(g);
+    g.pad_top == 0 && g.pad_left == 0 && hp <= g.height && wp <= g.width
+}
+
+/// The input rows and columns that land inside the `hp × wp` padded plane.
+fn inside(g: &ConvGeom, (hp, wp): (usize, usize)) -> (usize, usize) {
+    (
+        g.height.min(hp.saturating_sub(g.pad_top)),
+        g.width.min(wp.saturating_sub(g.pad_left)),
+    )
+}
+
+thread_local! {
+    /// One zero-padded channel plane (see [`window_dims`]), grown to the largest seen and reused.
+    static PLANE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f(plane)` on this thread's padded-plane scratch of exactly `len` values (allocates
+/// only when it never held that many).
+fn with_plane<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    PLANE.with_borrow_mut(|p| {
+        if p.len() < len {
+            p.resize(len, 0.0);
+        }
+        f(&mut p[..len])
+    })
+}
+
 /// Writes the column matrix of sample `x` (`C·H·W` values) into `col`: row `r` of the matrix
 /// occupies `col[r·ld + offset ..][.. OH·OW]`. Other entries of `col` are left untouched.
+///
+/// Each channel is read from a zero-padded copy of its plane (or in place when no window
+/// touches the padding), so every output row of every tap is one branch-free copy of `OW`
+/// values (strided by `S`).
 ///
 /// # Panics
 /// If `x` is not one sample long or `col` cannot hold the rows (a caller bug).
 pub fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32], ld: usize, offset: usize) {
     check_args(g, x.len(), col.len(), ld, offset);
-    let (k, s, ow) = (g.kernel, g.stride, g.out_w);
+    if g.pixels() == 0 {
+        return;
+    }
     let plane = g.height * g.width;
-    for c in 0..g.channels {
-        let xc = &x[c * plane..(c + 1) * plane];
-        for ki in 0..k {
-            let rows = valid_range(g.out_h, g.height, s, ki, g.pad_top);
-            for kj in 0..k {
-                let cols = valid_range(ow, g.width, s, kj, g.pad_left);
-                let r = (c * k + ki) * k + kj;
-                let dst_row = &mut col[r * ld + offset..r * ld + offset + g.pixels()];
-                for (oy, dst) in dst_row.chunks_exact_mut(ow).enumerate() {
-                    if !rows.contains(&oy) {
-                        dst.fill(0.0);
-                        continue;
-                    }
-                    let iy = oy * s + ki - g.pad_top;
-                    let src = &xc[iy * g.width..(iy + 1) * g.width];
-                    dst[..cols.start].fill(0.0);
-                    dst[cols.end..].fill(0.0);
-                    if cols.is_empty() {
-                        continue;
-                    }
-                    let ix0 = cols.start * s + kj - g.pad_left;
-                    if s == 1 {
-                        copy_short(&mut dst[cols.clone()], &src[ix0..ix0 + cols.len()]);
-                    } else {
-                        for (d, v) in dst[cols.clone()]
-                            .iter_mut()
-                            .zip(src[ix0..].iter().step_by(s))
-                        {
-                            *d = *v;
-                        }
+    if in_place(g) {
+        for (c, xc) in x.chunks_exact(plane).enumerate() {
+            gather_channel(g, c, xc, g.width, col, ld, offset);
+        }
+        return;
+    }
+    let (hp, wp) = window_dims(g);
+    let (rows, cols) = inside(g, (hp, wp));
+    with_plane(hp * wp, |xp| {
+        xp.fill(0.0);
+        for (c, xc) in x.chunks_exact(plane).enumerate() {
+            if cols > 0 {
+                for (r, src) in xc.chunks_exact(g.width).take(rows).enumerate() {
+                    let at = (r + g.pad_top) * wp + g.pad_left;
+                    copy_short(&mut xp[at..at + cols], &src[..cols]);
+                }
+            }
+            gather_channel(g, c, xp, wp, col, ld, offset);
+        }
+    });
+}
+
+/// Writes the `K·K` column-matrix rows of channel `c` from its (padded) plane `xp`, `wp` values
+/// per row.
+fn gather_channel(
+    g: &ConvGeom,
+    c: usize,
+    xp: &[f32],
+    wp: usize,
+    col: &mut [f32],
+    ld: usize,
+    offset: usize,
+) {
+    let (k, s, ow, p) = (g.kernel, g.stride, g.out_w, g.pixels());
+    for ki in 0..k {
+        for kj in 0..k {
+            let r = (c * k + ki) * k + kj;
+            let dst_row = &mut col[r * ld + offset..r * ld + offset + p];
+            let src = &xp[ki * wp + kj..];
+            for (oy, dst) in dst_row.chunks_exact_mut(ow).enumerate() {
+                let from = oy * s * wp;
+                if s == 1 {
+                    copy_short(dst, &src[from..from + ow]);
+                } else {
+                    for (d, v) in dst.iter_mut().zip(src[from..].iter().step_by(s)) {
+                        *d = *v;
                     }
                 }
             }
@@ -211,37 +288,64 @@ pub fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32], ld: usize, offset: usize
 /// every column-matrix entry, of the entry added onto the input pixel it was read from (entries
 /// read from the padding are dropped).
 ///
+/// Each channel is accumulated in a zero-padded plane (or in place when no window touches the
+/// padding) and cropped back to the input.
+///
 /// # Panics
 /// If `dx` is not one sample long or `col` cannot hold the rows (a caller bug).
 pub fn col2im(g: &ConvGeom, col: &[f32], ld: usize, offset: usize, dx: &mut [f32]) {
     check_args(g, dx.len(), col.len(), ld, offset);
     dx.fill(0.0);
-    let (k, s, ow) = (g.kernel, g.stride, g.out_w);
+    if g.pixels() == 0 {
+        return;
+    }
     let plane = g.height * g.width;
-    for c in 0..g.channels {
-        let dxc = &mut dx[c * plane..(c + 1) * plane];
-        for ki in 0..k {
-            let rows = valid_range(g.out_h, g.height, s, ki, g.pad_top);
-            for kj in 0..k {
-                let cols = valid_range(ow, g.width, s, kj, g.pad_left);
-                if cols.is_empty() {
-                    continue;
+    if in_place(g) {
+        for (c, dxc) in dx.chunks_exact_mut(plane).enumerate() {
+            scatter_channel(g, c, col, ld, offset, dxc, g.width);
+        }
+        return;
+    }
+    let (hp, wp) = window_dims(g);
+    let (rows, cols) = inside(g, (hp, wp));
+    with_plane(hp * wp, |dp| {
+        for (c, dxc) in dx.chunks_exact_mut(plane).enumerate() {
+            dp.fill(0.0);
+            scatter_channel(g, c, col, ld, offset, dp, wp);
+            if cols > 0 {
+                for (r, dst) in dxc.chunks_exact_mut(g.width).take(rows).enumerate() {
+                    let at = (r + g.pad_top) * wp + g.pad_left;
+                    copy_short(&mut dst[..cols], &dp[at..at + cols]);
                 }
-                let r = (c * k + ki) * k + kj;
-                let src_row = &col[r * ld + offset..r * ld + offset + g.pixels()];
-                for oy in rows.clone() {
-                    let iy = oy * s + ki - g.pad_top;
-                    let dst = &mut dxc[iy * g.width..(iy + 1) * g.width];
-                    let src = &src_row[oy * ow + cols.start..oy * ow + cols.end];
-                    let ix0 = cols.start * s + kj - g.pad_left;
-                    if s == 1 {
-                        for (d, v) in dst[ix0..ix0 + src.len()].iter_mut().zip(src) {
-                            *d += *v;
-                        }
-                    } else {
-                        for (d, v) in dst[ix0..].iter_mut().step_by(s).zip(src) {
-                            *d += *v;
-                        }
+            }
+        }
+    });
+}
+
+/// Adds the `K·K` column-matrix rows of channel `c` onto its (padded) plane `dp`, `wp` values
+/// per row.
+fn scatter_channel(
+    g: &ConvGeom,
+    c: usize,
+    col: &[f32],
+    ld: usize,
+    offset: usize,
+    dp: &mut [f32],
+    wp: usize,
+) {
+    let (k, s, ow, p) = (g.kernel, g.stride, g.out_w, g.pixels());
+    for ki in 0..k {
+        for kj in 0..k {
+            let r = (c * k + ki) * k + kj;
+            let src_row = &col[r * ld + offset..r * ld + offset + p];
+            let dst = &mut dp[ki * wp + kj..];
+            for (oy, src) in src_row.chunks_exact(ow).enumerate() {
+                let from = oy * s * wp;
+                if s == 1 {
+                    add_short(&mut dst[from..from + ow], src);
+                } else {
+                    for (d, v) in dst[from..].iter_mut().step_by(s).zip(src) {
+                        *d += *v;
                     }
                 }
             }
@@ -292,6 +396,10 @@ mod tests {
             (1, 2, 3, 5, 1, Pad::Explicit(3)), // taps that never touch the input
             (2, 14, 14, 5, 1, Pad::Valid),     // 10-value rows: two overlapping 8-blocks
             (1, 9, 18, 3, 1, Pad::Explicit(1)), // 17- and 18-value rows: plain copies
+            (3, 4, 4, 3, 1, Pad::Explicit(1)), // rows of exactly 4, 8 and 16 values
+            (2, 8, 8, 3, 1, Pad::Explicit(1)),
+            (1, 16, 16, 3, 1, Pad::Explicit(1)),
+            (2, 9, 9, 3, 2, Pad::Valid), // valid padding that leaves the last row and column unread
         ] {
             gs.push(ConvGeom::new(c, h, w, k, s, pad).expect("test geometry fits"));
         }

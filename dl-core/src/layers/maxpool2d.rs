@@ -60,10 +60,33 @@ impl<const K: usize, const S: usize> MaxPool2d<K, S> {
     /// into `argmax`, each when given.
     fn pool(
         x: &[f32],
+        dims: (usize, usize),
+        out: (usize, usize),
+        y: Option<&mut [f32]>,
+        argmax: Option<&mut [usize]>,
+    ) {
+        // One monomorphic scan per combination: no per-window test of what to write.
+        match (y, argmax) {
+            (Some(y), Some(am)) => Self::scan(x, dims, out, |o, best, at| {
+                y[o] = best;
+                am[o] = at;
+            }),
+            (Some(y), None) => Self::scan(x, dims, out, |o, best, _| y[o] = best),
+            (None, Some(am)) => Self::scan(x, dims, out, |o, _, at| am[o] = at),
+            (None, None) => {}
+        }
+    }
+
+    /// Calls `emit(o, max, at)` for every window, `o` the output index and `at` the position in
+    /// `x` of the window's maximum (the first one; a NaN wins over any number, the last NaN over
+    /// earlier ones). The comparison selects without branching (`cmov`), since on real data the
+    /// position of the maximum is unpredictable.
+    #[inline(always)]
+    fn scan(
+        x: &[f32],
         (h, w): (usize, usize),
         (oh, ow): (usize, usize),
-        mut y: Option<&mut [f32]>,
-        mut argmax: Option<&mut [usize]>,
+        mut emit: impl FnMut(usize, f32, usize),
     ) {
         let plane = h * w;
         for (pi, xp) in x.chunks_exact(plane).enumerate() {
@@ -73,20 +96,16 @@ impl<const K: usize, const S: usize> MaxPool2d<K, S> {
                     let mut at = (S * i) * w + S * j;
                     for u in 0..K {
                         let row = (S * i + u) * w + S * j;
-                        for (v, &val) in xp[row..row + K].iter().enumerate() {
-                            if val > best || val.is_nan() {
-                                best = val;
-                                at = row + v;
-                            }
+                        let Some(window_row) = xp[row..].first_chunk::<K>() else {
+                            unreachable!("invariant: the window lies inside the plane")
+                        };
+                        for (v, &val) in window_row.iter().enumerate() {
+                            let take = val > best || val.is_nan();
+                            best = if take { val } else { best };
+                            at = if take { row + v } else { at };
                         }
                     }
-                    let o = (pi * oh + i) * ow + j;
-                    if let Some(y) = y.as_deref_mut() {
-                        y[o] = best;
-                    }
-                    if let Some(am) = argmax.as_deref_mut() {
-                        am[o] = pi * plane + at;
-                    }
+                    emit((pi * oh + i) * ow + j, best, pi * plane + at);
                 }
             }
         }
