@@ -4,6 +4,7 @@ use crate::init::{Init, uniform};
 use crate::kernels::conv_direct;
 use crate::kernels::gemm::{Trans, gemm};
 use crate::kernels::im2col::{ConvGeom, col2im, im2col};
+use crate::kernels::run_parts;
 use crate::layers::{Layer, Mode};
 use crate::param::{Param, ParamName, Parameters};
 use crate::shape;
@@ -11,6 +12,7 @@ use crate::tensor::{Act, Chw};
 use rand::Rng;
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
 /// 2-D convolution `Conv2d<IN_C, OUT_C, K, S, P>`: `IN_C → OUT_C` channels, square `K×K` kernel,
 /// stride `S`, padding `P`.
@@ -170,6 +172,78 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 }
 
 impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
+    Conv2d<IN_C, OUT_C, K, S, P>
+{
+    /// The backward pass of a [`Conv2d::DIRECT`] layer over [`DIRECT_PARTS`] fixed parts of the
+    /// batch (see [`run_parts`]): part 0 writes the parameter gradients, the others partial
+    /// sums in `out`, added to part 0's in part order, so any thread count gives the same bits.
+    fn direct_backward<A: crate::tensor::Shape>(
+        &mut self,
+        g: &ConvGeom,
+        n: usize,
+        x: &[f32],
+        dy: &[f32],
+        dx: Option<&mut Act<A>>,
+    ) {
+        let sl = conv_direct::scratch_len(g);
+        let (wl, bl) = (self.weight.grad.len(), self.bias.grad.len());
+        grow(&mut self.col, DIRECT_PARTS * sl);
+        grow(&mut self.out, (DIRECT_PARTS - 1) * (wl + bl));
+        let (is, os) = (g.input_size(), OUT_C * g.pixels());
+        let chunk = n.div_ceil(DIRECT_PARTS);
+        let used = n.div_ceil(chunk);
+        let grads = std::iter::once((&mut self.weight.grad[..], &mut self.bias.grad[..])).chain(
+            self.out
+                .chunks_exact_mut(wl + bl)
+                .map(|c| c.split_at_mut(wl)),
+        );
+        let mut it = x
+            .chunks(chunk * is)
+            .zip(dy.chunks(chunk * os))
+            .zip(grads)
+            .zip(self.col.chunks_exact_mut(sl));
+        let work: [Mutex<_>; DIRECT_PARTS] = std::array::from_fn(|_| Mutex::new(it.next()));
+        run_parts(DIRECT_PARTS, &|p| {
+            if let Some((((xs, ds), (dw, db)), sc)) = take(&work[p]) {
+                conv_direct::weight_grad(g, xs.len() / is, xs, ds, dw, db, sc);
+            }
+        });
+        for part in self.out.chunks_exact(wl + bl).take(used - 1) {
+            let (pw, pb) = part.split_at(wl);
+            for (a, v) in self.weight.grad.iter_mut().zip(pw) {
+                *a += v;
+            }
+            for (a, v) in self.bias.grad.iter_mut().zip(pb) {
+                *a += v;
+            }
+        }
+        if let Some(dx) = dx {
+            dx.set_batch(n);
+            let w = &self.weight.value;
+            let mut it = dy
+                .chunks(chunk * os)
+                .zip(dx.as_mut_slice().chunks_mut(chunk * is))
+                .zip(self.col.chunks_exact_mut(sl));
+            let work: [Mutex<_>; DIRECT_PARTS] = std::array::from_fn(|_| Mutex::new(it.next()));
+            run_parts(DIRECT_PARTS, &|p| {
+                if let Some(((ds, dxs), sc)) = take(&work[p]) {
+                    conv_direct::input_grad(g, dxs.len() / is, ds, w, OUT_C, dxs, sc);
+                }
+            });
+        }
+    }
+}
+
+/// The batch parts of a [`Conv2d::DIRECT`] layer: fixed (not the thread count), so results do
+/// not depend on `DL_NUM_THREADS`; two, for the 2-core machines the project targets.
+const DIRECT_PARTS: usize = 2;
+
+/// Takes a part's work out of its slot (each part runs once, so it finds it there).
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+}
+
+impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
     fmt::Debug for Conv2d<IN_C, OUT_C, K, S, P>
 {
     /// The parameters; the workspaces are left out.
@@ -287,16 +361,22 @@ impl<
         }
         let g = Self::geom(H, W);
         if Self::DIRECT {
-            grow(&mut self.col, conv_direct::scratch_len(&g));
-            conv_direct::forward(
-                &g,
-                n,
-                x.as_slice(),
-                &self.weight.value,
-                &self.bias.value,
-                y.as_mut_slice(),
-                &mut self.col,
-            );
+            let sl = conv_direct::scratch_len(&g);
+            grow(&mut self.col, DIRECT_PARTS * sl);
+            let (w, b) = (&self.weight.value, &self.bias.value);
+            let (xs, ys) = (x.as_slice(), y.as_mut_slice());
+            let (is, os) = (g.input_size(), OUT_C * g.pixels());
+            let chunk = n.div_ceil(DIRECT_PARTS);
+            let mut it = xs
+                .chunks(chunk * is)
+                .zip(ys.chunks_mut(chunk * os))
+                .zip(self.col.chunks_exact_mut(sl));
+            let work: [Mutex<_>; DIRECT_PARTS] = std::array::from_fn(|_| Mutex::new(it.next()));
+            run_parts(DIRECT_PARTS, &|p| {
+                if let Some(((xs, ys), sc)) = take(&work[p]) {
+                    conv_direct::forward(&g, xs.len() / is, xs, w, b, ys, sc);
+                }
+            });
             return;
         }
         // Training keeps the whole batch's column matrix for the weight gradient; evaluation
@@ -351,28 +431,7 @@ impl<
         }
         let g = Self::geom(H, W);
         if Self::DIRECT {
-            grow(&mut self.col, conv_direct::scratch_len(&g));
-            conv_direct::weight_grad(
-                &g,
-                n,
-                x.as_slice(),
-                dy.as_slice(),
-                &mut self.weight.grad,
-                &mut self.bias.grad,
-                &mut self.col,
-            );
-            if let Some(dx) = dx {
-                dx.set_batch(n);
-                conv_direct::input_grad(
-                    &g,
-                    n,
-                    dy.as_slice(),
-                    &self.weight.value,
-                    OUT_C,
-                    dx.as_mut_slice(),
-                    &mut self.col,
-                );
-            }
+            self.direct_backward(&g, n, x.as_slice(), dy.as_slice(), dx);
             return;
         }
         let (rows, p) = (g.rows(), g.pixels());

@@ -1,0 +1,87 @@
+//! Results do not depend on the thread count: a convolution that splits its batch over the
+//! worker pool (LeNet-5's first layer, a direct convolution) gives bit-identical outputs and
+//! gradients with `DL_NUM_THREADS=1` and `DL_NUM_THREADS=2`. The thread count is read once per
+//! process, so the test runs itself twice as a child process, once per count.
+
+use dl_core::kernels::gemm::num_threads;
+use dl_core::{Act, Chw, Conv2d, Layer, Mode};
+use rand::{Rng, SeedableRng};
+
+/// Set in the child processes; they print their results instead of spawning.
+const CHILD: &str = "DL_THREADS_TEST_CHILD";
+
+/// One forward and backward pass at an odd batch (uneven parts), as the bits of every value.
+fn step_bits() -> Vec<u32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let mut conv = Conv2d::<3, 6, 5, 1, 2>::new(&mut rng);
+    const { assert!(Conv2d::<3, 6, 5, 1, 2>::DIRECT) };
+    let n = 7;
+    let x = Act::<Chw<3, 16, 16>>::from_vec(
+        (0..n * 3 * 256)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+    )
+    .expect("valid batch");
+    let dy = Act::<Chw<6, 16, 16>>::from_vec(
+        (0..n * 6 * 256)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+    )
+    .expect("valid batch");
+    let (mut y, mut dx) = (Act::default(), Act::default());
+    conv.forward(&x, &mut y, Mode::Train);
+    conv.backward(&x, &y, &dy, Some(&mut dx));
+    [
+        y.as_slice(),
+        dx.as_slice(),
+        &conv.weight.grad,
+        &conv.bias.grad,
+    ]
+    .concat()
+    .iter()
+    .map(|v| v.to_bits())
+    .collect()
+}
+
+#[test]
+fn one_and_two_threads_give_the_same_bits() {
+    if std::env::var_os(CHILD).is_some() {
+        let bits: Vec<String> = step_bits().iter().map(|b| format!("{b:08x}")).collect();
+        println!("threads={} bits={}", num_threads(), bits.join(""));
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let run = |threads: &str| {
+        let out = std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "one_and_two_threads_give_the_same_bits",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .env("DL_NUM_THREADS", threads)
+            .output()
+            .expect("the test binary runs");
+        assert!(
+            out.status.success(),
+            "child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        // The harness may print "test NAME ... " on the same line first.
+        let line = stdout
+            .lines()
+            .find_map(|l| l.find("threads=").map(|at| l[at..].to_owned()));
+        line.expect("the child printed its results")
+    };
+    let (one, two) = (run("1"), run("2"));
+    let (t1, bits1) = one.split_once(' ').expect("two fields");
+    let (t2, bits2) = two.split_once(' ').expect("two fields");
+    assert_eq!((t1, t2), ("threads=1", "threads=2"));
+    assert_eq!(
+        bits1.len(),
+        8 * 7 * (3 + 6) * 256 + 8 * (6 * 3 * 25 + 6) + "bits=".len()
+    );
+    assert!(bits1 == bits2, "results differ between 1 and 2 threads");
+}
