@@ -1,10 +1,10 @@
-//! Results do not depend on the thread count: a convolution that splits its batch over the
-//! worker pool (LeNet-5's first layer, a direct convolution) gives bit-identical outputs and
-//! gradients with `DL_NUM_THREADS=1` and `DL_NUM_THREADS=2`. The thread count is read once per
+//! Results do not depend on the thread count: the layers that split their batch over the
+//! worker pool (LeNet-5's first layer, a direct convolution, and a max-pool) give bit-identical
+//! outputs and gradients with `DL_NUM_THREADS=1` and `DL_NUM_THREADS=2`. The thread count is read once per
 //! process, so the test runs itself twice as a child process, once per count.
 
 use dl_core::kernels::gemm::num_threads;
-use dl_core::{Act, Chw, Conv2d, Layer, Mode};
+use dl_core::{Act, Chw, Conv2d, Layer, MaxPool2d, Mode};
 use rand::{Rng, SeedableRng};
 
 /// Set in the child processes; they print their results instead of spawning.
@@ -31,11 +31,20 @@ fn step_bits() -> Vec<u32> {
     let (mut y, mut dx) = (Act::default(), Act::default());
     conv.forward(&x, &mut y, Mode::Train);
     conv.backward(&x, &y, &dy, Some(&mut dx));
+    // The max-pool on the convolution's output, its gradient taken from the start of `dy`.
+    let mut pool = MaxPool2d::<2, 2>::default();
+    let dz =
+        Act::<Chw<6, 8, 8>>::from_vec(dy.as_slice()[..n * 6 * 64].to_vec()).expect("valid batch");
+    let (mut z, mut dpool) = (Act::default(), Act::<Chw<6, 16, 16>>::default());
+    pool.forward(&y, &mut z, Mode::Train);
+    pool.backward(&y, &z, &dz, Some(&mut dpool));
     [
         y.as_slice(),
         dx.as_slice(),
         &conv.weight.grad,
         &conv.bias.grad,
+        z.as_slice(),
+        dpool.as_slice(),
     ]
     .concat()
     .iter()
@@ -81,7 +90,7 @@ fn one_and_two_threads_give_the_same_bits() {
     assert_eq!((t1, t2), ("threads=1", "threads=2"));
     assert_eq!(
         bits1.len(),
-        8 * 7 * (3 + 6) * 256 + 8 * (6 * 3 * 25 + 6) + "bits=".len()
+        8 * (7 * (3 + 6 + 6) * 256 + 6 * 3 * 25 + 6 + 7 * 6 * 64) + "bits=".len()
     );
     assert!(bits1 == bits2, "results differ between 1 and 2 threads");
 }

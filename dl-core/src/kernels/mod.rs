@@ -40,3 +40,38 @@ pub fn run_parts<F: Fn(usize) + Sync>(parts: usize, f: &F) {
         (0..parts).for_each(f);
     }
 }
+
+/// The number of parts [`run_batch_parts`] splits a batch into: fixed (not the thread count), so
+/// results do not depend on `DL_NUM_THREADS`; two, for the 2-core machines the project targets.
+pub const BATCH_PARTS: usize = 2;
+
+/// Runs `f` on each of the first [`BATCH_PARTS`] items (the parts of a batch, typically zipped
+/// chunks of its inputs and outputs) through [`run_parts`], one part per item, and returns
+/// when all have finished. Items past the first [`BATCH_PARTS`] are not taken. Allocates nothing.
+///
+/// ```
+/// use dl_core::kernels::{BATCH_PARTS, run_batch_parts};
+/// let mut y = [0.0f32; 6];
+/// let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+/// let chunk = x.len().div_ceil(BATCH_PARTS);
+/// run_batch_parts(x.chunks(chunk).zip(y.chunks_mut(chunk)), &|(xs, ys): (&[f32], &mut [f32])| {
+///     for (a, b) in ys.iter_mut().zip(xs) {
+///         *a = 2.0 * b;
+///     }
+/// });
+/// assert_eq!(y, [2.0, 4.0, 6.0, 8.0, 10.0, 12.0]);
+/// ```
+pub fn run_batch_parts<T: Send>(mut items: impl Iterator<Item = T>, f: &(impl Fn(T) + Sync)) {
+    use std::sync::{Mutex, PoisonError};
+    let slots: [Mutex<Option<T>>; BATCH_PARTS] = std::array::from_fn(|_| Mutex::new(items.next()));
+    run_parts(BATCH_PARTS, &|p| {
+        // Each part runs once, so it finds its item in its slot.
+        let item = slots[p]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(item) = item {
+            f(item);
+        }
+    });
+}

@@ -6,11 +6,14 @@
 //! through a `Mutex`: no heap allocation per job. Assignment is static: the caller runs part 0 and
 //! worker `w` runs part `w + 1`, so a given shape always puts the same part on the same thread
 //! and each thread's packing buffers (thread-locals) stop growing after the first call. When
-//! another caller already holds the pool, or a worker could not be spawned, the caller runs the
-//! missing parts itself: the result does not depend on which thread ran a part.
+//! another caller already holds the pool, the caller waits for it (running the other parts itself
+//! would grow its own buffers to their sizes, an allocation in a steady state); a call from
+//! inside a part (a nested job), or when a worker could not be spawned, runs the missing parts on
+//! the calling thread: the result does not depend on which thread ran a part.
 //!
 //! PyTorch equivalent: the intra-op thread pool (`torch.set_num_threads`).
 
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -24,6 +27,12 @@ struct Job {
     call: unsafe fn(*const (), usize),
     ctx: *const (),
     parts: usize,
+}
+
+thread_local! {
+    /// Whether this thread is running a part of a job (a worker, always; a caller, until its
+    /// job finished): a job posted from there runs inline instead of waiting for the pool.
+    static IN_JOB: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The state shared by the caller and the workers, behind [`Pool::state`].
@@ -85,17 +94,20 @@ impl Pool {
     }
 
     /// Runs `f(0)`, …, `f(parts − 1)`, each exactly once, `f(0)` on the calling thread and the
-    /// others on workers when the pool is free; returns when all have finished. Allocates only
+    /// others on workers (after waiting for the pool if another caller holds it; inline when
+    /// called from inside a part); returns when all have finished. Allocates only
     /// when it spawns workers (the first time a thread count is asked for).
     ///
     /// # Panics
     /// If `f` panics (on the caller's part, or on a worker's: then after all parts finished).
     pub(super) fn run<F: Fn(usize) + Sync>(&'static self, parts: usize, f: &F) {
-        let mut st = self.lock();
-        if parts <= 1 || st.busy {
-            drop(st);
+        if parts <= 1 || IN_JOB.get() {
             (0..parts).for_each(f);
             return;
+        }
+        let mut st = self.lock();
+        while st.busy {
+            st = self.done.wait(st).unwrap_or_else(PoisonError::into_inner);
         }
         while st.workers < (parts - 1).min(MAX_WORKERS) {
             let (index, seen) = (st.workers, st.generation);
@@ -118,6 +130,7 @@ impl Pool {
         st.pending = helped;
         st.panicked = false;
         drop(st);
+        IN_JOB.set(true);
         self.work.notify_all();
         // Waits for the workers even if the caller's part panics, so `f` outlives their use.
         let finish = Finish(self);
@@ -129,6 +142,7 @@ impl Pool {
     /// Worker `index`: waits for each job after generation `seen` and runs its part, if the job
     /// has one for it.
     fn work_loop(&self, index: usize, mut seen: u64) {
+        IN_JOB.set(true);
         loop {
             let mut st = self.lock();
             while st.generation == seen {
@@ -155,8 +169,8 @@ impl Pool {
     }
 }
 
-/// Waits for the workers' parts of the current job, then frees the pool (on drop, so also while
-/// the caller unwinds).
+/// Waits for the workers' parts of the current job, then frees the pool and wakes callers waiting
+/// for it (on drop, so also while the caller unwinds).
 struct Finish(&'static Pool);
 
 impl Drop for Finish {
@@ -170,6 +184,9 @@ impl Drop for Finish {
         st.busy = false;
         let panicked = std::mem::take(&mut st.panicked);
         drop(st);
+        IN_JOB.set(false);
+        // Wakes the callers waiting for the pool (they share the condition variable).
+        pool.done.notify_all();
         if panicked && !std::thread::panicking() {
             panic!("gemm: a worker thread panicked");
         }

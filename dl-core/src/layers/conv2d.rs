@@ -4,7 +4,7 @@ use crate::init::{Init, uniform};
 use crate::kernels::conv_direct;
 use crate::kernels::gemm::{Trans, gemm};
 use crate::kernels::im2col::{ConvGeom, col2im, im2col};
-use crate::kernels::run_parts;
+use crate::kernels::{BATCH_PARTS, run_batch_parts};
 use crate::layers::{Layer, Mode};
 use crate::param::{Param, ParamName, Parameters};
 use crate::shape;
@@ -12,7 +12,6 @@ use crate::tensor::{Act, Chw};
 use rand::Rng;
 use std::cell::RefCell;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
 
 /// 2-D convolution `Conv2d<IN_C, OUT_C, K, S, P>`: `IN_C → OUT_C` channels, square `K×K` kernel,
 /// stride `S`, padding `P`.
@@ -174,8 +173,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
     Conv2d<IN_C, OUT_C, K, S, P>
 {
-    /// The backward pass of a [`Conv2d::DIRECT`] layer over [`DIRECT_PARTS`] fixed parts of the
-    /// batch (see [`run_parts`]): part 0 writes the parameter gradients, the others partial
+    /// The backward pass of a [`Conv2d::DIRECT`] layer over [`BATCH_PARTS`] fixed parts of the
+    /// batch (see [`run_batch_parts`]): part 0 writes the parameter gradients, the others partial
     /// sums in `out`, added to part 0's in part order, so any thread count gives the same bits.
     fn direct_backward<A: crate::tensor::Shape>(
         &mut self,
@@ -187,26 +186,23 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     ) {
         let sl = conv_direct::scratch_len(g);
         let (wl, bl) = (self.weight.grad.len(), self.bias.grad.len());
-        grow(&mut self.col, DIRECT_PARTS * sl);
-        grow(&mut self.out, (DIRECT_PARTS - 1) * (wl + bl));
+        grow(&mut self.col, BATCH_PARTS * sl);
+        grow(&mut self.out, (BATCH_PARTS - 1) * (wl + bl));
         let (is, os) = (g.input_size(), OUT_C * g.pixels());
-        let chunk = n.div_ceil(DIRECT_PARTS);
+        let chunk = n.div_ceil(BATCH_PARTS);
         let used = n.div_ceil(chunk);
         let grads = std::iter::once((&mut self.weight.grad[..], &mut self.bias.grad[..])).chain(
             self.out
                 .chunks_exact_mut(wl + bl)
                 .map(|c| c.split_at_mut(wl)),
         );
-        let mut it = x
+        let parts = x
             .chunks(chunk * is)
             .zip(dy.chunks(chunk * os))
             .zip(grads)
             .zip(self.col.chunks_exact_mut(sl));
-        let work: [Mutex<_>; DIRECT_PARTS] = std::array::from_fn(|_| Mutex::new(it.next()));
-        run_parts(DIRECT_PARTS, &|p| {
-            if let Some((((xs, ds), (dw, db)), sc)) = take(&work[p]) {
-                conv_direct::weight_grad(g, xs.len() / is, xs, ds, dw, db, sc);
-            }
+        run_batch_parts(parts, &|(((xs, ds), (dw, db)), sc)| {
+            conv_direct::weight_grad(g, xs.len() / is, xs, ds, dw, db, sc);
         });
         for part in self.out.chunks_exact(wl + bl).take(used - 1) {
             let (pw, pb) = part.split_at(wl);
@@ -220,27 +216,18 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         if let Some(dx) = dx {
             dx.set_batch(n);
             let w = &self.weight.value;
-            let mut it = dy
+            let parts = dy
                 .chunks(chunk * os)
                 .zip(dx.as_mut_slice().chunks_mut(chunk * is))
                 .zip(self.col.chunks_exact_mut(sl));
-            let work: [Mutex<_>; DIRECT_PARTS] = std::array::from_fn(|_| Mutex::new(it.next()));
-            run_parts(DIRECT_PARTS, &|p| {
-                if let Some(((ds, dxs), sc)) = take(&work[p]) {
-                    conv_direct::input_grad(g, dxs.len() / is, ds, w, OUT_C, dxs, sc);
-                }
+            run_batch_parts(parts, &|((ds, dxs), sc): (
+                (&[f32], &mut [f32]),
+                &mut [f32],
+            )| {
+                conv_direct::input_grad(g, dxs.len() / is, ds, w, OUT_C, dxs, sc);
             });
         }
     }
-}
-
-/// The batch parts of a [`Conv2d::DIRECT`] layer: fixed (not the thread count), so results do
-/// not depend on `DL_NUM_THREADS`; two, for the 2-core machines the project targets.
-const DIRECT_PARTS: usize = 2;
-
-/// Takes a part's work out of its slot (each part runs once, so it finds it there).
-fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
-    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
 }
 
 impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
@@ -362,20 +349,20 @@ impl<
         let g = Self::geom(H, W);
         if Self::DIRECT {
             let sl = conv_direct::scratch_len(&g);
-            grow(&mut self.col, DIRECT_PARTS * sl);
+            grow(&mut self.col, BATCH_PARTS * sl);
             let (w, b) = (&self.weight.value, &self.bias.value);
             let (xs, ys) = (x.as_slice(), y.as_mut_slice());
             let (is, os) = (g.input_size(), OUT_C * g.pixels());
-            let chunk = n.div_ceil(DIRECT_PARTS);
-            let mut it = xs
+            let chunk = n.div_ceil(BATCH_PARTS);
+            let parts = xs
                 .chunks(chunk * is)
                 .zip(ys.chunks_mut(chunk * os))
                 .zip(self.col.chunks_exact_mut(sl));
-            let work: [Mutex<_>; DIRECT_PARTS] = std::array::from_fn(|_| Mutex::new(it.next()));
-            run_parts(DIRECT_PARTS, &|p| {
-                if let Some(((xs, ys), sc)) = take(&work[p]) {
-                    conv_direct::forward(&g, xs.len() / is, xs, w, b, ys, sc);
-                }
+            run_batch_parts(parts, &|((xs, ys), sc): (
+                (&[f32], &mut [f32]),
+                &mut [f32],
+            )| {
+                conv_direct::forward(&g, xs.len() / is, xs, w, b, ys, sc);
             });
             return;
         }

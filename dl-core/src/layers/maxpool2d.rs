@@ -1,5 +1,6 @@
 //! 2-D max pooling.
 
+use crate::kernels::{BATCH_PARTS, run_batch_parts};
 use crate::layers::{Layer, Mode};
 use crate::param::{Param, ParamName, Parameters};
 use crate::shape::{self, Pad};
@@ -57,8 +58,9 @@ impl<const K: usize, const S: usize> Parameters for MaxPool2d<K, S> {
 
 impl<const K: usize, const S: usize> MaxPool2d<K, S> {
     /// Pools `x` (`C·H·W` per sample): writes the maxima into `y` and their positions in `x`
-    /// into `argmax`, each when given.
+    /// plus `base` into `argmax`, each when given.
     fn pool(
+        base: usize,
         x: &[f32],
         dims: (usize, usize),
         out: (usize, usize),
@@ -67,22 +69,23 @@ impl<const K: usize, const S: usize> MaxPool2d<K, S> {
     ) {
         // One monomorphic scan per combination: no per-window test of what to write.
         match (y, argmax) {
-            (Some(y), Some(am)) => Self::scan(x, dims, out, |o, best, at| {
+            (Some(y), Some(am)) => Self::scan(base, x, dims, out, |o, best, at| {
                 y[o] = best;
                 am[o] = at;
             }),
-            (Some(y), None) => Self::scan(x, dims, out, |o, best, _| y[o] = best),
-            (None, Some(am)) => Self::scan(x, dims, out, |o, _, at| am[o] = at),
+            (Some(y), None) => Self::scan(base, x, dims, out, |o, best, _| y[o] = best),
+            (None, Some(am)) => Self::scan(base, x, dims, out, |o, _, at| am[o] = at),
             (None, None) => {}
         }
     }
 
     /// Calls `emit(o, max, at)` for every window, `o` the output index and `at` the position in
-    /// `x` of the window's maximum (the first one; a NaN wins over any number, the last NaN over
+    /// `x` (plus `base`) of the window's maximum (the first one; a NaN wins over any number, the last NaN over
     /// earlier ones). The comparison selects without branching (`cmov`), since on real data the
     /// position of the maximum is unpredictable.
     #[inline(always)]
     fn scan(
+        base: usize,
         x: &[f32],
         (h, w): (usize, usize),
         (oh, ow): (usize, usize),
@@ -105,7 +108,7 @@ impl<const K: usize, const S: usize> MaxPool2d<K, S> {
                             at = if take { row + v } else { at };
                         }
                     }
-                    emit((pi * oh + i) * ow + j, best, pi * plane + at);
+                    emit((pi * oh + i) * ow + j, best, base + pi * plane + at);
                 }
             }
         }
@@ -130,21 +133,33 @@ impl<
                 "MaxPool2d: output size disagrees with the shape rule"
             )
         };
-        y.set_batch(x.batch());
-        if mode == Mode::Train {
+        let n = x.batch();
+        y.set_batch(n);
+        let train = mode == Mode::Train;
+        if train {
             self.argmax.resize(y.as_slice().len(), 0);
-            Self::pool(
-                x.as_slice(),
-                (H, W),
-                (OH, OW),
-                Some(y.as_mut_slice()),
-                Some(&mut self.argmax),
-            );
-            self.argmax_ready = true;
-        } else {
-            Self::pool(x.as_slice(), (H, W), (OH, OW), Some(y.as_mut_slice()), None);
-            self.argmax_ready = false;
         }
+        // The samples in BATCH_PARTS fixed parts, one per thread of the pool (no sums: the
+        // result is the same at every thread count).
+        let (is, os) = (C * H * W, C * OH * OW);
+        let chunk = n.div_ceil(BATCH_PARTS).max(1);
+        let argmax = train.then_some(&mut self.argmax[..]);
+        let parts = x
+            .as_slice()
+            .chunks(chunk * is)
+            .zip(y.as_mut_slice().chunks_mut(chunk * os))
+            .zip(
+                argmax
+                    .into_iter()
+                    .flat_map(|a| a.chunks_mut(chunk * os))
+                    .map(Some)
+                    .chain(std::iter::repeat_with(|| None)),
+            )
+            .enumerate();
+        run_batch_parts(parts, &|(p, ((xs, ys), am))| {
+            Self::pool(p * chunk * is, xs, (H, W), (OH, OW), Some(ys), am);
+        });
+        self.argmax_ready = train;
     }
 
     fn backward(
@@ -168,7 +183,14 @@ impl<
         if !self.argmax_ready || self.argmax.len() != dy.as_slice().len() {
             // No training-mode forward recorded the maxima: find them again.
             self.argmax.resize(dy.as_slice().len(), 0);
-            Self::pool(x.as_slice(), (H, W), (OH, OW), None, Some(&mut self.argmax));
+            Self::pool(
+                0,
+                x.as_slice(),
+                (H, W),
+                (OH, OW),
+                None,
+                Some(&mut self.argmax),
+            );
             self.argmax_ready = true;
         }
         let dxs = dx.as_mut_slice();
