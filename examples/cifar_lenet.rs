@@ -6,7 +6,7 @@
 //! the whole path runs. SGD lr 0.01 momentum 0.9, batch 32, pixels scaled to [0, 1].
 //!
 //! `cargo run --release --example cifar_lenet -- [--seed N] [--epochs N] [--data DIR]`
-//! Last lines: `test_accuracy=` and `train_seconds=`.
+//! Last lines: `train_seconds=`, then `test_accuracy=`.
 
 mod common;
 

@@ -6,7 +6,7 @@
 //!
 //! `cargo run --release --example digits_mlp -- [--seed N] [--epochs N] [--data DIR]`
 //! (`--data`: a folder with `digits.csv.gz`, default `data/digits`).
-//! Last lines: `test_accuracy=` and `train_seconds=`.
+//! Last lines: `train_seconds=`, then `test_accuracy=`.
 
 mod common;
 

@@ -5,7 +5,7 @@
 //!
 //! `cargo run --release --example mnist_lenet -- [--seed N] [--epochs N] [--data DIR]`
 //! (`--data`: a folder with the four MNIST IDX files; default `data/mnist-10k`).
-//! Last lines: `test_accuracy=` (the 1,000 test digits) and `train_seconds=`.
+//! Last lines: `train_seconds=`, then `test_accuracy=` (the 1,000 test digits).
 
 mod common;
 

@@ -7,7 +7,7 @@
 //! `cargo run --release --example mnist_mlp -- [--seed N] [--epochs N] [--data DIR]`
 //! (`--data`: a folder with the four MNIST IDX files, raw or `.gz`; default `data/mnist-10k`).
 //! Writes `target/examples/mnist_mlp/{best.safetensors, curves.png, history.csv}`.
-//! Last lines: `test_accuracy=` (the 1,000 test digits) and `train_seconds=`.
+//! Last lines: `train_seconds=`, then `test_accuracy=` (the 1,000 test digits).
 
 mod common;
 

@@ -4,8 +4,8 @@
 //!
 //! `cargo run --release --example perceptron_iris -- [--seed N] [--epochs N] [--data DIR]`
 //! (`--data`: a folder with `iris.csv`, default `data/iris`; `--epochs`: the epoch limit, 100).
-//! Last lines: `test_accuracy=` (setosa/versicolor rows whose index is a multiple of 5, trained
-//! on the others) and `train_seconds=`.
+//! Last lines: `train_seconds=`, then `test_accuracy=` (setosa/versicolor rows whose index is a
+//! multiple of 5, trained on the others).
 
 mod common;
 

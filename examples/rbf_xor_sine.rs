@@ -5,8 +5,8 @@
 //!
 //! `cargo run --release --example rbf_xor_sine -- [--seed N] [--epochs N] [--data DIR]`
 //! (`--epochs`: gradient steps of the end-to-end mode, default 3000; `--data`: a folder with
-//! `iris.csv`, default `data/iris`). Last lines: `test_mse=` (two-stage sin(x) at points between
-//! the training points) and `train_seconds=` (the two-stage sine fit).
+//! `iris.csv`, default `data/iris`). Last lines: `train_seconds=` (the two-stage sine fit), then
+//! `test_mse=` (two-stage sin(x) at points between the training points).
 
 mod common;
 

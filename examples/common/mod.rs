@@ -1,6 +1,7 @@
 //! What every example shares: a tiny command-line parser (`--seed N`, `--epochs N`, `--data DIR`)
 //! that rejects unknown flags with a message, and the closing lines every example prints
-//! (`test_accuracy=` or `test_mse=`, then `train_seconds=`), which scripts and tests read.
+//! (`train_seconds=`, then `test_accuracy=` or `test_mse=` as the very last line), which scripts
+//! and tests read.
 
 // Each example compiles this module on its own and uses a subset of it.
 #![allow(dead_code)]
@@ -122,14 +123,15 @@ pub fn project_data(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Prints the closing lines: `<metric>=<value>` then `train_seconds=<seconds>`.
+/// Prints the closing lines: `train_seconds=<seconds>` then `<metric>=<value>`, so the metric is
+/// the last line of the output.
 pub fn finish(metric: &str, value: f64, train_time: Duration) {
+    println!("train_seconds={:.3}", train_time.as_secs_f64());
     if metric.ends_with("accuracy") {
         println!("{metric}={value:.4}");
     } else {
         println!("{metric}={value:.3e}");
     }
-    println!("train_seconds={:.3}", train_time.as_secs_f64());
 }
 
 /// The scikit-learn digits tutorial's split of `dir/digits.csv.gz`: rows whose index is a
