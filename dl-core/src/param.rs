@@ -101,6 +101,18 @@ pub struct ParamName<'a> {
     pub name: &'a str,
 }
 
+impl ParamName<'static> {
+    /// The name of a parameter of a single layer (no layer prefix): `ParamName::local("weight")`.
+    /// Models prefix it with the layer's name when they visit their layers.
+    ///
+    /// ```
+    /// assert_eq!(dl_core::ParamName::local("bias").to_string(), "bias");
+    /// ```
+    pub const fn local(name: &'static str) -> Self {
+        ParamName { layer: "", name }
+    }
+}
+
 impl fmt::Display for ParamName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.layer.is_empty() {

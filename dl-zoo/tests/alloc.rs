@@ -6,7 +6,7 @@
 #[path = "../../dl-core/tests/common/mod.rs"]
 mod common;
 
-use common::{allocations_in, assert_counting_works};
+use common::assert_counting_works;
 use dl_core::{Act, Adam, Loss, Model, Mse, Optimizer, SameShape, Shape};
 use dl_zoo::alexnet::{AlexNet, AlexNetCifar};
 use dl_zoo::lenet5::{LeNet5Cifar, LeNet5Mnist};
@@ -15,8 +15,8 @@ use dl_zoo::perceptron::{IrisPerceptron, Perceptron2};
 use dl_zoo::rbf::{RbfIris, RbfSine, RbfXor};
 use rand::{Rng, SeedableRng};
 
-/// Allocations of the second and third training steps and of two inference passes of a model
-/// built from seed 7, after one warm-up step and one warm-up inference, on a batch of `batch`.
+/// Steady-state allocations `(training, inference)` of a model built from seed 7, trained with
+/// MSE and Adam on a random batch of `batch` (see `common::steady_state_allocations`).
 fn steady_state_allocations<M: Model>(batch: usize) -> (usize, usize)
 where
     M::Input: SameShape<M::Input>,
@@ -31,7 +31,7 @@ where
     let target = random(batch * M::Output::SIZE, &mut rng);
     let mut opt = Adam::new(1e-4);
     let mut grad = Act::default();
-    let mut step = |model: &mut M| {
+    let step = |model: &mut M| {
         let pred = model.forward_train(&x);
         let loss = Mse
             .loss_and_grad(pred, &target, &mut grad)
@@ -40,17 +40,7 @@ where
         opt.step(model);
         assert!(loss.is_finite());
     };
-    step(&mut model);
-    model.forward(&x);
-    let train = allocations_in(|| {
-        step(&mut model);
-        step(&mut model);
-    });
-    let infer = allocations_in(|| {
-        model.forward(&x);
-        model.forward(&x);
-    });
-    (train, infer)
+    common::steady_state_allocations(&mut model, &x, step)
 }
 
 #[test]

@@ -278,7 +278,7 @@ impl<const C: usize, const SPATIAL: bool> Parameters for BatchNorm<C, SPATIAL> {
             ("num_batches_tracked", &self.num_batches_tracked),
         ];
         for (name, p) in named {
-            f(ParamName { layer: "", name }, p);
+            f(ParamName::local(name), p);
         }
     }
 
@@ -291,7 +291,7 @@ impl<const C: usize, const SPATIAL: bool> Parameters for BatchNorm<C, SPATIAL> {
             ("num_batches_tracked", &mut self.num_batches_tracked),
         ];
         for (name, p) in named {
-            f(ParamName { layer: "", name }, p);
+            f(ParamName::local(name), p);
         }
     }
 }

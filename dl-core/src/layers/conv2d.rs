@@ -287,36 +287,12 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     Parameters for Conv2d<IN_C, OUT_C, K, S, P>
 {
     fn visit(&self, f: &mut dyn FnMut(ParamName<'_>, &Param)) {
-        f(
-            ParamName {
-                layer: "",
-                name: "weight",
-            },
-            &self.weight,
-        );
-        f(
-            ParamName {
-                layer: "",
-                name: "bias",
-            },
-            &self.bias,
-        );
+        f(ParamName::local("weight"), &self.weight);
+        f(ParamName::local("bias"), &self.bias);
     }
     fn visit_mut(&mut self, f: &mut dyn FnMut(ParamName<'_>, &mut Param)) {
-        f(
-            ParamName {
-                layer: "",
-                name: "weight",
-            },
-            &mut self.weight,
-        );
-        f(
-            ParamName {
-                layer: "",
-                name: "bias",
-            },
-            &mut self.bias,
-        );
+        f(ParamName::local("weight"), &mut self.weight);
+        f(ParamName::local("bias"), &mut self.bias);
     }
 }
 

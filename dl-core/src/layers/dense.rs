@@ -58,36 +58,12 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
 
 impl<const IN: usize, const OUT: usize> Parameters for Dense<IN, OUT> {
     fn visit(&self, f: &mut dyn FnMut(ParamName<'_>, &Param)) {
-        f(
-            ParamName {
-                layer: "",
-                name: "weight",
-            },
-            &self.weight,
-        );
-        f(
-            ParamName {
-                layer: "",
-                name: "bias",
-            },
-            &self.bias,
-        );
+        f(ParamName::local("weight"), &self.weight);
+        f(ParamName::local("bias"), &self.bias);
     }
     fn visit_mut(&mut self, f: &mut dyn FnMut(ParamName<'_>, &mut Param)) {
-        f(
-            ParamName {
-                layer: "",
-                name: "weight",
-            },
-            &mut self.weight,
-        );
-        f(
-            ParamName {
-                layer: "",
-                name: "bias",
-            },
-            &mut self.bias,
-        );
+        f(ParamName::local("weight"), &mut self.weight);
+        f(ParamName::local("bias"), &mut self.bias);
     }
 }
 

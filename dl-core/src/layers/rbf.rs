@@ -99,37 +99,13 @@ impl<const IN: usize, const N: usize> Rbf<IN, N> {
 
 impl<const IN: usize, const N: usize> Parameters for Rbf<IN, N> {
     fn visit(&self, f: &mut dyn FnMut(ParamName<'_>, &Param)) {
-        f(
-            ParamName {
-                layer: "",
-                name: "centres",
-            },
-            &self.centres,
-        );
-        f(
-            ParamName {
-                layer: "",
-                name: "gamma",
-            },
-            &self.gamma,
-        );
+        f(ParamName::local("centres"), &self.centres);
+        f(ParamName::local("gamma"), &self.gamma);
     }
 
     fn visit_mut(&mut self, f: &mut dyn FnMut(ParamName<'_>, &mut Param)) {
-        f(
-            ParamName {
-                layer: "",
-                name: "centres",
-            },
-            &mut self.centres,
-        );
-        f(
-            ParamName {
-                layer: "",
-                name: "gamma",
-            },
-            &mut self.gamma,
-        );
+        f(ParamName::local("centres"), &mut self.centres);
+        f(ParamName::local("gamma"), &mut self.gamma);
     }
 }
 

@@ -89,3 +89,28 @@ pub fn assert_counting_works() {
     });
     assert_eq!(n, 1, "the counting allocator is not active");
 }
+
+/// Allocations of a model in steady state, as `(training, inference)`: of the second and third
+/// calls of `step` (one training step: forward, loss, backward, optimizer) and of two inference
+/// passes on `x`, after one warm-up step and one warm-up inference.
+#[allow(dead_code)] // each test binary uses its own subset of the helpers
+pub fn steady_state_allocations<M: dl_core::Model>(
+    model: &mut M,
+    x: &dl_core::Act<M::Input>,
+    mut step: impl FnMut(&mut M),
+) -> (usize, usize)
+where
+    M::Input: dl_core::SameShape<M::Input>,
+{
+    step(model);
+    model.forward(x);
+    let train = allocations_in(|| {
+        step(model);
+        step(model);
+    });
+    let infer = allocations_in(|| {
+        model.forward(x);
+        model.forward(x);
+    });
+    (train, infer)
+}
