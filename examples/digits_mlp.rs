@@ -11,9 +11,10 @@
 mod common;
 
 use common::{Args, Flag};
-use dl::Result;
 use dl::zoo::classify::accuracy;
 use dl::zoo::mlp::{DigitsMlp, SklearnSgd};
+use dl::zoo::numpy_random::RandomState;
+use dl::{Error, Result};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::Instant;
@@ -35,11 +36,15 @@ fn main() -> Result<()> {
         max_epochs: args.epochs.unwrap_or(100),
         ..SklearnSgd::new(0.01)
     };
-    let mut rng = StdRng::seed_from_u64(args.seed);
-    let mut net = DigitsMlp::new(&mut rng);
-    SklearnSgd::init(&mut net, &mut rng);
+    // NumPy's generator, drawn in scikit-learn's order: `--seed N` starts from the weights and
+    // visits the batches in the order of `MLPClassifier(random_state=N)`.
+    let seed = u32::try_from(args.seed)
+        .map_err(|_| Error::config("--seed", "NumPy's seeds are below 2^32"))?;
+    let mut rs = RandomState::new(seed);
+    let mut net = DigitsMlp::new(&mut StdRng::seed_from_u64(args.seed));
+    SklearnSgd::init(&mut net, &mut rs);
     let start = Instant::now();
-    let report = cfg.fit(&mut net, &train, &mut rng, |epoch, loss| {
+    let report = cfg.fit(&mut net, &train, &mut rs, |epoch, loss| {
         if epoch % 10 == 0 || epoch == 1 {
             println!("epoch {epoch:3}  loss {loss:.5}");
         }

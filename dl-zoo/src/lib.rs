@@ -21,6 +21,7 @@ pub mod classify;
 pub mod lenet5;
 pub mod lstsq;
 pub mod mlp;
+pub mod numpy_random;
 pub mod perceptron;
 pub mod rbf;
 

@@ -41,10 +41,9 @@
 //! Total params: 55,050
 //! ```
 
+use crate::numpy_random::RandomState;
 use dl_core::data::{BatchOrder, Dataset};
-use dl_core::init::uniform;
 use dl_core::prelude::*;
-use rand::Rng;
 
 sequential! {
     /// The scikit-learn digits MLP: 64 inputs (8×8 images), 128 ReLU units, 10 classes
@@ -102,6 +101,8 @@ sequential! {
 ///   `U(±√(6/(fan_in + fan_out)))` (Glorot);
 /// - each epoch shuffles the training set (unless `shuffle` is off) and walks it in batches of
 ///   `batch_size`, the last one partial;
+/// - both draw from NumPy's generator ([`RandomState`]) in scikit-learn's order, so seed `N`
+///   gives the initial weights and the batch order of `MLPClassifier(random_state=N)`;
 /// - per batch: mean cross-entropy of the softmax output plus the L2 term
 ///   `0.5·alpha·Σ‖W‖²/n` (`n` the batch's size; weights only, not biases), so the weight
 ///   gradient gets `alpha·W/n`; then an SGD step with (Nesterov) momentum — scikit-learn's
@@ -151,29 +152,54 @@ impl SklearnSgd {
     }
 
     /// scikit-learn's Glorot initialisation of every 2-D `weight` (`[out, in]`) and of the
-    /// `bias` that follows it, with the same bound `√(6/(in + out))`.
-    pub fn init<P: Parameters + ?Sized, R: Rng + ?Sized>(params: &mut P, rng: &mut R) {
-        let mut bound = 0.0f32;
+    /// `bias` that follows it, with the same bound `√(6/(in + out))`, drawn as `_init_coef`
+    /// draws them: `uniform(-b, b, (in, out))` row by row (so input-major, the transpose of our
+    /// layout), then `uniform(-b, b, out)`.
+    ///
+    /// ```
+    /// use dl_zoo::{mlp::{DigitsMlp, SklearnSgd}, numpy_random::RandomState};
+    /// use dl_core::Parameters;
+    /// use rand::SeedableRng;
+    /// let mut net = DigitsMlp::new(&mut rand::rngs::StdRng::seed_from_u64(0));
+    /// SklearnSgd::init(&mut net, &mut RandomState::new(1));
+    /// // MLPClassifier(random_state=1)'s first weight, coefs_[0][0, 0], is
+    /// // RandomState(1).uniform(-b, b) with b = sqrt(6 / (64 + 128)).
+    /// let b = (6.0f64 / 192.0).sqrt();
+    /// let first = RandomState::new(1).uniform(-b, b) as f32;
+    /// let mut got = None;
+    /// net.visit(&mut |_, p| { got.get_or_insert(p.value[0]); });
+    /// assert_eq!(got, Some(first));
+    /// ```
+    pub fn init<P: Parameters + ?Sized>(params: &mut P, rs: &mut RandomState) {
+        let mut bound = 0.0f64;
         params.visit_mut(&mut |name, p| {
             if !p.is_trainable() {
                 return;
             }
             if name.name == "weight" && p.shape().len() == 2 {
-                bound = (6.0 / (p.shape()[0] + p.shape()[1]) as f32).sqrt();
-                uniform(&mut p.value, bound, rng);
+                let (fan_out, fan_in) = (p.shape()[0], p.shape()[1]);
+                bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
+                for i in 0..fan_in {
+                    for o in 0..fan_out {
+                        p.value[o * fan_in + i] = rs.uniform(-bound, bound) as f32;
+                    }
+                }
             } else if name.name == "bias" && bound > 0.0 {
-                uniform(&mut p.value, bound, rng);
+                for v in p.value.iter_mut() {
+                    *v = rs.uniform(-bound, bound) as f32;
+                }
             }
         });
     }
 
-    /// Trains `model` on `train` (see the type docs); `rng` shuffles. Returns the loss curve and
-    /// whether training stopped before `max_epochs`.
-    pub fn fit<M: Model<Output = Flat<C>>, const C: usize, R: Rng + ?Sized>(
+    /// Trains `model` on `train` (see the type docs); `rs` shuffles (pass the generator that
+    /// [`SklearnSgd::init`] drew from, as scikit-learn does). Returns the loss curve and whether
+    /// training stopped before `max_epochs`.
+    pub fn fit<M: Model<Output = Flat<C>>, const C: usize>(
         &self,
         model: &mut M,
         train: &Dataset<M::Input>,
-        rng: &mut R,
+        rs: &mut RandomState,
         mut on_epoch: impl FnMut(usize, f32),
     ) -> Result<SklearnReport> {
         let batch = self.batch_size.min(train.len()).max(1);
@@ -189,7 +215,7 @@ impl SklearnSgd {
         let mut stopped_early = false;
         for epoch in 1..=self.max_epochs {
             if self.shuffle {
-                order.shuffle(rng);
+                order.reorder(|idx| rs.shuffle(idx));
             }
             let mut total = 0.0f64;
             for idx in order.batches() {
@@ -250,6 +276,7 @@ pub struct SklearnReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     #[test]
     fn parameter_counts() {
@@ -261,49 +288,54 @@ mod tests {
         );
     }
 
+    /// NumPy 2.4.6, scikit-learn's `_init_coef` for 64-128-10 with `RandomState(0)`:
+    /// `W0 = uniform(-b0, b0, (64, 128)); c0 = uniform(-b0, b0, 128); W1 = uniform(-b1, b1,
+    /// (128, 10)); c1 = uniform(-b1, b1, 10)`; then `W0[1, 0], W0[0, 1], c0[0], W1[5, 3], c1[9]`
+    /// (scikit-learn's `[in, out]` layout is the transpose of ours).
     #[test]
-    fn sklearn_init_bounds_weights_and_biases_by_glorot() {
-        use rand::SeedableRng;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-        let mut net = DigitsMlp::new(&mut rng);
-        SklearnSgd::init(&mut net, &mut rng);
+    fn sklearn_init_draws_what_scikit_learn_draws_in_its_layout() {
+        let mut net = DigitsMlp::new(&mut rand::rngs::StdRng::seed_from_u64(9));
+        SklearnSgd::init(&mut net, &mut RandomState::new(0));
+        let got = [
+            net.l0_dense.weight.value[1],
+            net.l0_dense.weight.value[64],
+            net.l0_dense.bias.value[0],
+            net.l2_dense.weight.value[3 * 128 + 5],
+            net.l2_dense.bias.value[9],
+        ];
+        let want = [
+            0.056_629_897_263_857_64,
+            0.076_080_930_100_587_11,
+            -0.000_936_697_823_821_552_9,
+            -0.129_171_159_483_447_32,
+            -0.124_808_329_190_488_26,
+        ];
+        for (g, w) in got.iter().zip(want) {
+            assert_eq!(*g, w as f32);
+        }
         let (b0, b1) = ((6.0f32 / 192.0).sqrt(), (6.0f32 / 138.0).sqrt());
         let max = |v: &[f32]| v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-        for (p, bound) in [
-            (&net.l0_dense.weight.value, b0),
-            (&net.l0_dense.bias.value, b0),
-            (&net.l2_dense.weight.value, b1),
-            (&net.l2_dense.bias.value, b1),
-        ] {
-            assert!(
-                max(p) <= bound && max(p) > 0.8 * bound,
-                "{} vs {bound}",
-                max(p)
-            );
-        }
+        assert!(max(&net.l0_dense.weight.value) <= b0 && max(&net.l2_dense.weight.value) <= b1);
     }
 
     #[test]
     fn sklearn_training_stops_when_the_loss_stalls() {
-        use rand::SeedableRng;
         // Separable toy data: the loss falls, then flattens, and training stops early.
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut rs = RandomState::new(1);
         let features: Vec<f32> = (0..40 * 64)
             .map(|i| ((i / 64) % 2) as f32 + 0.01 * (i % 7) as f32)
             .collect();
         let labels: Vec<usize> = (0..40).map(|i| i % 2).collect();
         let data = Dataset::<Flat<64>>::new(features, labels, 10).unwrap();
-        let mut net = DigitsMlp::new(&mut rng);
-        SklearnSgd::init(&mut net, &mut rng);
+        let mut net = DigitsMlp::new(&mut rand::rngs::StdRng::seed_from_u64(1));
+        SklearnSgd::init(&mut net, &mut rs);
         let cfg = SklearnSgd {
             batch_size: 10,
             max_epochs: 500,
             ..SklearnSgd::new(0.01)
         };
         let mut seen = 0;
-        let report = cfg
-            .fit(&mut net, &data, &mut rng, |_, _| seen += 1)
-            .unwrap();
+        let report = cfg.fit(&mut net, &data, &mut rs, |_, _| seen += 1).unwrap();
         assert_eq!(seen, report.losses.len());
         assert!(report.stopped_early, "{} epochs", report.losses.len());
         assert!(report.losses.last().unwrap() < &(0.1 * report.losses[0]));
@@ -312,7 +344,6 @@ mod tests {
 
     #[test]
     fn one_sklearn_step_adds_alpha_w_over_n_to_weight_gradients_only() {
-        use rand::SeedableRng;
         let features: Vec<f32> = (0..8 * 64).map(|i| ((i * 37) % 11) as f32 / 11.0).collect();
         let data = Dataset::<Flat<64>>::new(features, (0..8).collect(), 10).unwrap();
         let make = || DigitsMlp::new(&mut rand::rngs::StdRng::seed_from_u64(4));
@@ -324,13 +355,8 @@ mod tests {
             max_epochs: 1,
             ..SklearnSgd::new(0.1)
         };
-        cfg.fit(
-            &mut net,
-            &data,
-            &mut rand::rngs::StdRng::seed_from_u64(0),
-            |_, _| (),
-        )
-        .unwrap();
+        cfg.fit(&mut net, &data, &mut RandomState::new(0), |_, _| ())
+            .unwrap();
         // The same step by hand: full batch of n = 8, plain SGD.
         let x = Act::<Flat<64>>::from_slice(data.features()).unwrap();
         let mut g = Act::default();

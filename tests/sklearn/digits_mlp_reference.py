@@ -1,6 +1,10 @@
-"""scikit-learn's MLPClassifier on the project's digits split, from a fixed initialisation
-and without shuffling, so `tests/examples.rs` can compare `dl_zoo::mlp::SklearnSgd` with it
-epoch by epoch. Writes `digits_mlp_loss.txt` beside this file.
+"""scikit-learn's MLPClassifier on the project's digits split, so `tests/examples.rs` can
+compare `dl_zoo::mlp::SklearnSgd` with it epoch by epoch. Writes beside this file:
+
+- `digits_mlp_loss.txt`: from a fixed initialisation and without shuffling (no randomness);
+- `digits_mlp_seeds.txt`: the digits_mlp example's settings with random_state 1-5 (NumPy's
+  draws, which `dl_zoo::numpy_random::RandomState` repeats): per line the seed, the test
+  accuracy and the loss of each epoch.
 
 Run: python3 -m venv /tmp/skvenv && /tmp/skvenv/bin/pip install scikit-learn numpy
      /tmp/skvenv/bin/python tests/sklearn/digits_mlp_reference.py
@@ -44,3 +48,15 @@ with open(os.path.join(HERE, "digits_mlp_loss.txt"), "w") as f:
         f.write(f"{loss:.8f}\n")
     f.write(f"# test_accuracy\n{m.score(Xte, y[test]):.6f}\n")
 print(open(os.path.join(HERE, "digits_mlp_loss.txt")).read())
+
+with open(os.path.join(HERE, "digits_mlp_seeds.txt"), "w") as f:
+    f.write(f"# scikit-learn {sklearn.__version__} MLPClassifier(hidden_layer_sizes=(128,), "
+            f"solver='sgd', learning_rate_init=0.01, max_iter=100, random_state=seed), "
+            f"digits_mlp_reference.py: seed, test accuracy, loss_curve_\n")
+    for seed in range(1, 6):
+        m = MLPClassifier(hidden_layer_sizes=(128,), solver="sgd", learning_rate_init=0.01,
+                          max_iter=100, random_state=seed)
+        m.fit(Xtr, y[~test])
+        curve = " ".join(f"{loss:.8f}" for loss in m.loss_curve_)
+        f.write(f"{seed} {m.score(Xte, y[test]):.6f} {curve}\n")
+print(open(os.path.join(HERE, "digits_mlp_seeds.txt")).read()[:2000])

@@ -54,6 +54,13 @@ impl BatchOrder {
         self.indices.shuffle(rng);
     }
 
+    /// Reorders the indices with a shuffle of the caller's (for example one that reproduces
+    /// another library's generator draw for draw). `permute` must only move the indices around:
+    /// each must still appear exactly once.
+    pub fn reorder(&mut self, permute: impl FnOnce(&mut [usize])) {
+        permute(&mut self.indices);
+    }
+
     /// Restores the order `0..len`.
     pub fn reset(&mut self) {
         self.indices
