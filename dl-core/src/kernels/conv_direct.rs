@@ -37,7 +37,8 @@ const LANES: usize = 64;
 
 /// Defines a public function whose body is compiled three times (AVX-512F, AVX2+FMA, portable)
 /// and dispatched on the CPU's features at run time. In the body, `madd(a, b, c)` is `a·b + c`,
-/// fused on the FMA paths.
+/// fused on the FMA paths, and `OB` is how many output channels the forward pass accumulates at
+/// once (as many as the variant's registers hold, each sharing the input loads).
 macro_rules! multiversion {
     ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$doc])*
@@ -52,6 +53,9 @@ macro_rules! multiversion {
                     fn madd(a: f32, b: f32, c: f32) -> f32 {
                         a.mul_add(b, c)
                     }
+                    /// Output channels per register block: 6 × 4 registers of accumulators.
+                    #[allow(dead_code)] // `input_grad` does not block over output channels
+                    const OB: usize = 6;
                     $body
                 }
                 /// # Safety
@@ -62,6 +66,9 @@ macro_rules! multiversion {
                     fn madd(a: f32, b: f32, c: f32) -> f32 {
                         a.mul_add(b, c)
                     }
+                    /// Output channels per register block: 8 registers of accumulators.
+                    #[allow(dead_code)] // `input_grad` does not block over output channels
+                    const OB: usize = 1;
                     $body
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") {
@@ -79,10 +86,16 @@ macro_rules! multiversion {
             fn madd(a: f32, b: f32, c: f32) -> f32 {
                 a * b + c
             }
+            /// Output channels per register block.
+            #[allow(dead_code)] // `input_grad` does not block over output channels
+            const OB: usize = 1;
             $body
         }
     };
 }
+
+/// The largest `OB` of the variants (the scratch holds that many wide output channels).
+const OB_MAX: usize = 6;
 
 /// Padded plane `(Hp, Wp)` and the span length `(OH − 1)·Wp + OW` of one tap.
 fn dims(g: &ConvGeom) -> (usize, usize, usize) {
@@ -97,10 +110,16 @@ fn padded_len(g: &ConvGeom) -> usize {
     g.channels * hp * wp + LANES
 }
 
+/// Values of one wide output plane in the scratch: `OH` rows of `Wp`, rounded up to whole blocks
+/// of [`LANES`] (which also covers the span).
+fn plane_len(g: &ConvGeom) -> usize {
+    let (_, wp, _) = dims(g);
+    (g.out_h * wp).div_ceil(LANES) * LANES
+}
+
 /// Values of scratch space the functions of this module need for geometry `g`.
 pub fn scratch_len(g: &ConvGeom) -> usize {
-    let (_, wp, span) = dims(g);
-    padded_len(g) + (g.out_h * wp).max(span.div_ceil(LANES) * LANES)
+    padded_len(g) + OB_MAX * plane_len(g)
 }
 
 /// Checks the stride and the slice lengths shared by the three directions.
@@ -152,34 +171,75 @@ multiversion! {
         y: &mut [f32],
         scratch: &mut [f32],
     ) {
-        let oc = b.len();
-        check(g, n, x.len(), w.len(), oc, y.len(), scratch.len());
-        let (hp, wp, span) = dims(g);
-        let (xp, wide) = scratch.split_at_mut(padded_len(g));
-        let wide = &mut wide[..span.div_ceil(LANES) * LANES];
-        for (xs, ys) in x.chunks_exact(g.input_size()).zip(y.chunks_exact_mut(oc * g.pixels())) {
-            // Always the padded copy: its slack lets every block below be whole.
-            pad_sample(g, xs, xp);
-            for ((yo, wo), &bo) in ys.chunks_exact_mut(g.pixels()).zip(w.chunks_exact(g.rows())).zip(b) {
-                // The span in blocks of LANES values, each accumulated over every tap in
-                // registers and stored once (values past the span are junk, never read).
-                for (start, block) in (0..span).step_by(LANES).zip(wide.chunks_exact_mut(LANES)) {
-                    let mut acc = [bo; LANES];
-                    for (c, wc) in wo.chunks_exact(g.kernel * g.kernel).enumerate() {
-                        for (t, &wv) in wc.iter().enumerate() {
-                            let at = c * hp * wp + (t / g.kernel) * wp + t % g.kernel + start;
-                            let src = xp[at..]
+        /// Output channels `o0..o0 + B` of one padded sample `xp`: the span in blocks of `LANES`
+        /// values, each accumulated for the `B` channels over every tap in registers (one load
+        /// of the input feeds `B` multiply-adds) and stored once in the `B` wide planes (values
+        /// past the span are junk, never read).
+        #[inline(always)]
+        fn channels<const B: usize>(
+            g: &ConvGeom,
+            xp: &[f32],
+            w: &[f32],
+            b: &[f32],
+            o0: usize,
+            wide: &mut [f32],
+        ) {
+            let (hp, wp, span) = dims(g);
+            let plane = plane_len(g);
+            let taps = g.rows();
+            let ws: [&[f32]; B] = std::array::from_fn(|j| &w[(o0 + j) * taps..][..taps]);
+            for start in (0..span).step_by(LANES) {
+                let mut acc: [[f32; LANES]; B] = std::array::from_fn(|j| [b[o0 + j]; LANES]);
+                // Tap t = (c, u, v) reads the span shifted by c·Hp·Wp + u·Wp + v.
+                let mut t = 0;
+                for c in 0..g.channels {
+                    for u in 0..g.kernel {
+                        let row = &xp[c * hp * wp + u * wp + start..][..g.kernel - 1 + LANES];
+                        for v in 0..g.kernel {
+                            let src = row[v..]
                                 .first_chunk::<LANES>()
                                 .expect("invariant: the padded sample has LANES values of slack");
-                            for (a, &xv) in acc.iter_mut().zip(src) {
-                                *a = madd(wv, xv, *a);
+                            for (a, wj) in acc.iter_mut().zip(&ws) {
+                                let wv = wj[t];
+                                for (a, &xv) in a.iter_mut().zip(src) {
+                                    *a = madd(wv, xv, *a);
+                                }
                             }
+                            t += 1;
                         }
                     }
-                    block.copy_from_slice(&acc);
                 }
-                for (dst, src) in yo.chunks_exact_mut(g.out_w).zip(wide.chunks(wp)) {
-                    dst.copy_from_slice(&src[..g.out_w]);
+                for (j, a) in acc.iter().enumerate() {
+                    wide[j * plane + start..][..LANES].copy_from_slice(a);
+                }
+            }
+        }
+
+        let oc = b.len();
+        check(g, n, x.len(), w.len(), oc, y.len(), scratch.len());
+        let (_, wp, _) = dims(g);
+        let plane = plane_len(g);
+        let (xp, wide) = scratch.split_at_mut(padded_len(g));
+        let wide = &mut wide[..OB * plane];
+        for (xs, ys) in x.chunks_exact(g.input_size()).zip(y.chunks_exact_mut(oc * g.pixels())) {
+            // Always the padded copy: its slack lets every block be whole.
+            pad_sample(g, xs, xp);
+            for o0 in (0..oc).step_by(OB) {
+                let count = OB.min(oc - o0);
+                match count {
+                    OB => channels::<OB>(g, xp, w, b, o0, wide),
+                    4 => channels::<4>(g, xp, w, b, o0, wide),
+                    2 => channels::<2>(g, xp, w, b, o0, wide),
+                    _ => {
+                        for o in o0..o0 + count {
+                            channels::<1>(g, xp, w, b, o, &mut wide[(o - o0) * plane..]);
+                        }
+                    }
+                }
+                for (j, yo) in ys.chunks_exact_mut(g.pixels()).skip(o0).take(count).enumerate() {
+                    for (dst, src) in yo.chunks_exact_mut(g.out_w).zip(wide[j * plane..].chunks(wp)) {
+                        dst.copy_from_slice(&src[..g.out_w]);
+                    }
                 }
             }
         }
@@ -202,34 +262,66 @@ multiversion! {
         db: &mut [f32],
         scratch: &mut [f32],
     ) {
-        let oc = db.len();
-        check(g, n, x.len(), dw.len(), oc, dy.len(), scratch.len());
-        let (hp, wp, span) = dims(g);
-        let (xp, wide) = scratch.split_at_mut(padded_len(g));
-        let wide = &mut wide[..span.div_ceil(LANES) * LANES];
-        // Past the wide rows the blocks hold zeros, so junk input values there add nothing.
-        wide[g.out_h * wp..].fill(0.0);
-        dw.fill(0.0);
-        db.fill(0.0);
-        for (xs, ds) in x.chunks_exact(g.input_size()).zip(dy.chunks_exact(oc * g.pixels())) {
-            // Always the padded copy: its slack lets every block below be whole.
-            pad_sample(g, xs, xp);
-            for ((d, dwo), dbo) in ds.chunks_exact(g.pixels()).zip(dw.chunks_exact_mut(g.rows())).zip(db.iter_mut()) {
-                *dbo += d.iter().sum::<f32>();
-                widen(g, d, &mut wide[..g.out_h * wp]);
-                for (c, dwc) in dwo.chunks_exact_mut(g.kernel * g.kernel).enumerate() {
-                    for (t, dwv) in dwc.iter_mut().enumerate() {
-                        let at = c * hp * wp + (t / g.kernel) * wp + t % g.kernel;
-                        let mut acc = [0.0f32; LANES];
-                        for (i, dblock) in wide.chunks_exact(LANES).enumerate() {
-                            let xblock = xp[at + i * LANES..]
-                                .first_chunk::<LANES>()
-                                .expect("invariant: the padded sample has LANES values of slack");
-                            for ((a, &xv), &dv) in acc.iter_mut().zip(xblock).zip(dblock) {
-                                *a = madd(xv, dv, *a);
+        /// Adds one padded sample's share to the weight gradients of `B` output channels whose
+        /// `dy` planes are laid out wide in `wide` (`plane` apart): per tap, one dot product per
+        /// channel over the span, the input block loaded once for the `B` channels.
+        #[inline(always)]
+        fn channels<const B: usize>(g: &ConvGeom, xp: &[f32], wide: &[f32], dw: &mut [f32]) {
+            let (hp, wp, span) = dims(g);
+            let (plane, blocks, taps) = (plane_len(g), span.div_ceil(LANES), g.rows());
+            let mut t = 0;
+            for c in 0..g.channels {
+                for u in 0..g.kernel {
+                    for v in 0..g.kernel {
+                        let xs = &xp[c * hp * wp + u * wp + v..][..blocks * LANES];
+                        let mut acc = [[0.0f32; LANES]; B];
+                        for (i, xb) in xs.chunks_exact(LANES).enumerate() {
+                            for (j, a) in acc.iter_mut().enumerate() {
+                                let db = &wide[j * plane + i * LANES..][..LANES];
+                                for ((a, &xv), &dv) in a.iter_mut().zip(xb).zip(db) {
+                                    *a = madd(xv, dv, *a);
+                                }
                             }
                         }
-                        *dwv += acc.iter().sum::<f32>();
+                        for (j, a) in acc.iter().enumerate() {
+                            dw[j * taps + t] += a.iter().sum::<f32>();
+                        }
+                        t += 1;
+                    }
+                }
+            }
+        }
+
+        let oc = db.len();
+        check(g, n, x.len(), dw.len(), oc, dy.len(), scratch.len());
+        let (_, wp, _) = dims(g);
+        let plane = plane_len(g);
+        let (xp, wide) = scratch.split_at_mut(padded_len(g));
+        let wide = &mut wide[..OB * plane];
+        // Past the wide rows the planes hold zeros, so junk input values there add nothing.
+        for p in wide.chunks_exact_mut(plane) {
+            p[g.out_h * wp..].fill(0.0);
+        }
+        dw.fill(0.0);
+        db.fill(0.0);
+        let taps = g.rows();
+        for (xs, ds) in x.chunks_exact(g.input_size()).zip(dy.chunks_exact(oc * g.pixels())) {
+            // Always the padded copy: its slack lets every block be whole.
+            pad_sample(g, xs, xp);
+            for o0 in (0..oc).step_by(OB) {
+                let count = OB.min(oc - o0);
+                for (j, d) in ds.chunks_exact(g.pixels()).skip(o0).take(count).enumerate() {
+                    db[o0 + j] += d.iter().sum::<f32>();
+                    widen(g, d, &mut wide[j * plane..][..g.out_h * wp]);
+                }
+                match count {
+                    OB => channels::<OB>(g, xp, wide, &mut dw[o0 * taps..]),
+                    4 => channels::<4>(g, xp, wide, &mut dw[o0 * taps..]),
+                    2 => channels::<2>(g, xp, wide, &mut dw[o0 * taps..]),
+                    _ => {
+                        for j in 0..count {
+                            channels::<1>(g, xp, &wide[j * plane..], &mut dw[(o0 + j) * taps..]);
+                        }
                     }
                 }
             }

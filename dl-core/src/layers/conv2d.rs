@@ -96,6 +96,13 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     /// while im2col copies the input `K·K` times; measurements in `bench/NOTES.md`).
     pub const DIRECT: bool = S == 1 && OUT_C <= DIRECT_MAX_OUT_C;
 
+    /// Whether an evaluation-mode forward pass runs the direct kernel: stride 1 and at most 16
+    /// output channels. Between 9 and 16 channels training still goes through im2col, whose
+    /// column matrix the weight gradient needs anyway (the direct forward then only adds work),
+    /// while inference skips building it (LeNet-5's second convolution: measurements in
+    /// `bench/NOTES.md`).
+    pub const DIRECT_EVAL: bool = S == 1 && OUT_C <= DIRECT_EVAL_MAX_OUT_C;
+
     /// PyTorch's default initialisation.
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
         Self::with_init(Init::PytorchDefault, rng)
@@ -251,6 +258,9 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 /// `bench/NOTES.md` for the measurements behind the threshold).
 const DIRECT_MAX_OUT_C: usize = 8;
 
+/// See [`Conv2d::DIRECT_EVAL`].
+const DIRECT_EVAL_MAX_OUT_C: usize = 16;
+
 /// Layers whose column matrix holds at least this many values per sample (1 MiB) borrow their
 /// column matrix and GEMM output from one workspace per thread, shared by all such layers,
 /// instead of owning them: AlexNet's five ImageNet convolutions then need one matrix as large as
@@ -323,7 +333,7 @@ impl<
             return;
         }
         let g = Self::geom(H, W);
-        if Self::DIRECT {
+        if Self::DIRECT || (Self::DIRECT_EVAL && mode == Mode::Eval) {
             let sl = conv_direct::scratch_len(&g);
             grow(&mut self.col, BATCH_PARTS * sl);
             let (w, b) = (&self.weight.value, &self.bias.value);
@@ -539,12 +549,15 @@ mod tests {
             .map(|_| r.random_range(-1.0..1.0))
             .collect();
         let x = Act::<Chw<IC, H, W>>::from_vec(data).unwrap();
-        let mut y = Act::<Chw<OC, OH, OW>>::default();
-        conv.forward(&x, &mut y, Mode::Eval);
         let want = reference(&conv, x.as_slice(), (H, W), (OH, OW));
-        assert_eq!(y.as_slice().len(), want.len());
-        for (a, b) in y.as_slice().iter().zip(&want) {
-            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        // Both modes: between 9 and 16 output channels they take different routes.
+        for mode in [Mode::Eval, Mode::Train] {
+            let mut y = Act::<Chw<OC, OH, OW>>::default();
+            conv.forward(&x, &mut y, mode);
+            assert_eq!(y.as_slice().len(), want.len());
+            for (a, b) in y.as_slice().iter().zip(&want) {
+                assert!((a - b).abs() < 1e-5, "{mode:?}: {a} vs {b}");
+            }
         }
     }
 
@@ -585,10 +598,14 @@ mod tests {
         matches_reference::<2, 3, 2, 1, PAD_SAME, 6, 5, 6, 5>(); // odd total: pad bottom/right
         matches_reference::<2, 2, 4, 3, PAD_SAME, 8, 10, 3, 4>(); // 8: total 2; 10: total 3
         matches_reference::<1, 2, 3, 2, 2, 5, 7, 4, 5>();
-        // Stride 1 with more than `DIRECT_MAX_OUT_C` output channels: the im2col route.
+        // Stride 1 with more than `DIRECT_MAX_OUT_C` output channels: the im2col route (and the
+        // direct one in evaluation up to 16 channels: blocks of 6 + 6 + 4 on AVX-512).
         const { assert!(!Conv2d::<2, 9, 3, 1, 1>::DIRECT && Conv2d::<2, 8, 3, 1, 1>::DIRECT) };
+        const { assert!(Conv2d::<2, 16, 3, 1, 1>::DIRECT_EVAL && !Conv2d::<2, 17, 3>::DIRECT_EVAL) };
         matches_reference::<2, 9, 3, 1, 1, 6, 5, 6, 5>();
         matches_reference::<2, 9, 2, 1, PAD_SAME, 6, 5, 6, 5>();
+        matches_reference::<3, 16, 5, 1, 0, 14, 14, 10, 10>();
+        matches_reference::<2, 17, 3, 1, 1, 6, 5, 6, 5>();
     }
 
     #[test]
