@@ -3,8 +3,10 @@
 
     python3 bench/report.py target/bench > BENCHMARKS.md
 """
+import glob
 import os
 import re
+import statistics
 import sys
 
 MODELS = [
@@ -31,6 +33,20 @@ def read(path):
                 k, v = line.split("=", 1)
                 out[k] = v
     return out
+
+
+def read_rounds(raw, stem):
+    """The numeric key=value figures of every round of `stem` (`stem.r1.txt`, `stem.r2.txt`, ...),
+    each the median over the rounds, and the number of rounds found."""
+    rounds = [read(p) for p in sorted(glob.glob(os.path.join(raw, f"{stem}.r*.txt")))]
+    keys = {k for r in rounds for k in r}
+    out = {}
+    for k in keys:
+        values = [num(r, k) for r in rounds]
+        values = [v for v in values if v is not None]
+        if values:
+            out[k] = str(statistics.median(values))
+    return out, len(rounds)
 
 
 def lines(path):
@@ -134,8 +150,10 @@ def main():
         p()
         p("**PyTorch could not be imported on this machine: only this project's figures are reported.**")
     p()
-    p("Protocol (both sides): synthetic data, warm-up steps, then the median of repeated timings "
-      "(`examples/bench.rs` and `bench/pytorch_reference.py` share the table of steps). A training step is "
+    p(f"Protocol (both sides): synthetic data, warm-up steps, then the median of repeated timings "
+      f"(`examples/bench.rs` and `bench/pytorch_reference.py` share the table of steps); the model "
+      f"timings run in {machine.get('rounds', '1')} rounds, each alternating dl and PyTorch model by model, "
+      f"and every model figure below is the median of the rounds. A training step is "
       "forward, cross-entropy, backward, optimizer step; inference is an evaluation-mode forward "
       "(`torch.inference_mode()` for PyTorch). Threads: `DL_NUM_THREADS` / `torch.set_num_threads`.")
     p()
@@ -146,8 +164,8 @@ def main():
         p("| model | dl train | PyTorch train | train ratio | dl infer | PyTorch infer | infer ratio |")
         p("| --- | ---: | ---: | --- | ---: | ---: | --- |")
         for name, desc, tt, ti in MODELS:
-            ours = read(os.path.join(raw, f"dl_{name}_{t}.txt"))
-            theirs = read(os.path.join(raw, f"torch_{name}_{t}.txt"))
+            ours, _ = read_rounds(raw, f"dl_{name}_{t}")
+            theirs, _ = read_rounds(raw, f"torch_{name}_{t}")
             otr, oin = num(ours, "train_samples_per_sec"), num(ours, "infer_samples_per_sec")
             ttr, tin = num(theirs, "train_samples_per_sec"), num(theirs, "infer_samples_per_sec")
             p(f"| {desc} | {fmt_rate(otr)} | {fmt_rate(ttr)} | {verdict(ratio(otr, ttr), tt)} "
@@ -163,8 +181,8 @@ def main():
     p("| model | dl peak | PyTorch peak | PyTorch peak − import | met |")
     p("| --- | ---: | ---: | ---: | --- |")
     for name, desc, _, _ in MODELS:
-        ours = read(os.path.join(raw, f"dl_{name}_1.txt"))
-        theirs = read(os.path.join(raw, f"torch_{name}_1.txt"))
+        ours, _ = read_rounds(raw, f"dl_{name}_1")
+        theirs, _ = read_rounds(raw, f"torch_{name}_1")
         o, tp, tb = num(ours, "peak_rss_kib"), num(theirs, "peak_rss_kib"), num(theirs, "baseline_rss_kib")
         above = None if tp is None or tb is None else tp - tb
         met = "n/a" if o is None or tp is None else ("met" if o <= tp else "not met")

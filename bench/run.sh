@@ -5,6 +5,12 @@
 #
 #   bash bench/run.sh            # everything (about 10-15 minutes on 2 cores)
 #   PYTHON=/path/to/python bash bench/run.sh   # the interpreter that has torch
+#   ROUNDS=5 bash bench/run.sh   # rounds of the model timings (default 3)
+#
+# The model timings run in ROUNDS rounds, each round alternating this project and PyTorch model
+# by model, and the report takes the median of the rounds: on a shared or virtual machine the
+# speed drifts by tens of percent within minutes, and alternating exposes both sides to the same
+# drift.
 #
 # Raw outputs go to target/bench/; the report is BENCHMARKS.md at the repository root.
 set -euo pipefail
@@ -15,6 +21,7 @@ rm -rf "$RAW"
 mkdir -p "$RAW"
 MODELS="mlp digits_mlp lenet alexnet_cifar alexnet_imagenet"
 THREADS="1 2"
+ROUNDS="${ROUNDS:-3}"
 
 if [ -z "${PYTHON:-}" ]; then
     if [ -x /tmp/torchvenv/bin/python ]; then PYTHON=/tmp/torchvenv/bin/python; else PYTHON=python3; fi
@@ -45,13 +52,16 @@ BENCH=target/release/examples/bench
 echo "== FMA peak probe"
 target/release/examples/peak | tee "$RAW/peak.txt"
 
-for t in $THREADS; do
-    for m in $MODELS; do
-        echo "== $m, $t thread(s)"
-        "$BENCH" --model "$m" --threads "$t" | tee "$RAW/dl_${m}_${t}.txt"
-        if [ "$TORCH" = 1 ]; then
-            "$PYTHON" bench/pytorch_reference.py --model "$m" --threads "$t" | tee "$RAW/torch_${m}_${t}.txt"
-        fi
+echo "rounds=$ROUNDS" >>"$RAW/machine.txt"
+for r in $(seq "$ROUNDS"); do
+    for t in $THREADS; do
+        for m in $MODELS; do
+            echo "== round $r/$ROUNDS: $m, $t thread(s)"
+            "$BENCH" --model "$m" --threads "$t" | tee "$RAW/dl_${m}_${t}.r$r.txt"
+            if [ "$TORCH" = 1 ]; then
+                "$PYTHON" bench/pytorch_reference.py --model "$m" --threads "$t" | tee "$RAW/torch_${m}_${t}.r$r.txt"
+            fi
+        done
     done
 done
 
