@@ -53,8 +53,8 @@ macro_rules! multiversion {
                     fn madd(a: f32, b: f32, c: f32) -> f32 {
                         a.mul_add(b, c)
                     }
-                    /// Output channels per register block: 6 × 4 registers of accumulators.
-                    #[allow(dead_code)] // `input_grad` does not block over output channels
+                    /// Channels per register block: 6 × 4 registers of accumulators (the dispatch below
+                    /// instantiates the blocks of 1 to 5 for the remainder, so 6 is the largest).
                     const OB: usize = 6;
                     $body
                 }
@@ -67,7 +67,6 @@ macro_rules! multiversion {
                         a.mul_add(b, c)
                     }
                     /// Output channels per register block: 8 registers of accumulators.
-                    #[allow(dead_code)] // `input_grad` does not block over output channels
                     const OB: usize = 1;
                     $body
                 }
@@ -87,7 +86,6 @@ macro_rules! multiversion {
                 a * b + c
             }
             /// Output channels per register block.
-            #[allow(dead_code)] // `input_grad` does not block over output channels
             const OB: usize = 1;
             $body
         }
@@ -106,8 +104,21 @@ fn dims(g: &ConvGeom) -> (usize, usize, usize) {
 /// Values of the padded sample at the start of the scratch: the planes plus [`LANES`] values of
 /// slack, so the forward pass can read whole blocks of `LANES` past the last tap's span.
 fn padded_len(g: &ConvGeom) -> usize {
+    g.channels * padded_plane(g) + LANES
+}
+
+/// One padded plane `Hp·Wp` rounded up to whole blocks of [`LANES`] (the input gradient's plane
+/// stride, so that its blocks never spill into the next plane).
+fn padded_plane(g: &ConvGeom) -> usize {
     let (hp, wp, _) = dims(g);
-    g.channels * hp * wp + LANES
+    (hp * wp).div_ceil(LANES) * LANES
+}
+
+/// Zeros in front of the input gradient's wide `dy` plane: tap `(u, v)` reads it `u·Wp + v`
+/// values before the position it adds to.
+fn front(g: &ConvGeom) -> usize {
+    let (_, wp, _) = dims(g);
+    (g.kernel - 1) * (wp + 1)
 }
 
 /// Values of one wide output plane in the scratch: `OH` rows of `Wp`, rounded up to whole blocks
@@ -119,7 +130,7 @@ fn plane_len(g: &ConvGeom) -> usize {
 
 /// Values of scratch space the functions of this module need for geometry `g`.
 pub fn scratch_len(g: &ConvGeom) -> usize {
-    padded_len(g) + OB_MAX * plane_len(g)
+    padded_len(g) + (OB_MAX * plane_len(g)).max(front(g) + padded_plane(g))
 }
 
 /// Checks the stride and the slice lengths shared by the three directions.
@@ -129,6 +140,39 @@ fn check(g: &ConvGeom, n: usize, x: usize, w: usize, oc: usize, y: usize, scratc
     assert_eq!(w, oc * g.rows(), "conv_direct: weight length");
     assert_eq!(y, n * oc * g.pixels(), "conv_direct: output length");
     assert!(scratch >= scratch_len(g), "conv_direct: scratch too short");
+}
+
+/// The sum of the lanes by halving folds (`v[i] += v[i + n/2]`): the first folds are vector
+/// adds, where a running sum would be a chain of `LANES − 1` dependent scalar adds (on LeNet's
+/// first layer those chains took more time than the weight gradient's multiply-adds).
+#[inline(always)]
+fn fold<const N: usize>(mut v: [f32; N]) -> f32 {
+    let mut n = N;
+    while n > 1 {
+        n /= 2;
+        let (lo, hi) = v.split_at_mut(n);
+        for (a, b) in lo.iter_mut().zip(&hi[..n]) {
+            *a += *b;
+        }
+    }
+    v[0]
+}
+
+/// The sum of `xs`, accumulated in 16 lanes and then [`fold`]ed (in a fixed order).
+#[inline(always)]
+fn sum(xs: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let chunks = xs.chunks_exact(16);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(rest) {
+        *a += x;
+    }
+    fold(acc)
 }
 
 /// Copies one sample into zero-bordered planes `[C, Hp, Wp]` (and zeroes the slack after them).
@@ -224,17 +268,16 @@ multiversion! {
         for (xs, ys) in x.chunks_exact(g.input_size()).zip(y.chunks_exact_mut(oc * g.pixels())) {
             // Always the padded copy: its slack lets every block be whole.
             pad_sample(g, xs, xp);
+            // Blocks of OB channels, the last one (of 1 to OB − 1) with its own instance.
             for o0 in (0..oc).step_by(OB) {
                 let count = OB.min(oc - o0);
                 match count {
-                    OB => channels::<OB>(g, xp, w, b, o0, wide),
-                    4 => channels::<4>(g, xp, w, b, o0, wide),
+                    1 => channels::<1>(g, xp, w, b, o0, wide),
                     2 => channels::<2>(g, xp, w, b, o0, wide),
-                    _ => {
-                        for o in o0..o0 + count {
-                            channels::<1>(g, xp, w, b, o, &mut wide[(o - o0) * plane..]);
-                        }
-                    }
+                    3 => channels::<3>(g, xp, w, b, o0, wide),
+                    4 => channels::<4>(g, xp, w, b, o0, wide),
+                    5 => channels::<5>(g, xp, w, b, o0, wide),
+                    _ => channels::<OB>(g, xp, w, b, o0, wide),
                 }
                 for (j, yo) in ys.chunks_exact_mut(g.pixels()).skip(o0).take(count).enumerate() {
                     for (dst, src) in yo.chunks_exact_mut(g.out_w).zip(wide[j * plane..].chunks(wp)) {
@@ -284,7 +327,7 @@ multiversion! {
                             }
                         }
                         for (j, a) in acc.iter().enumerate() {
-                            dw[j * taps + t] += a.iter().sum::<f32>();
+                            dw[j * taps + t] += fold(*a);
                         }
                         t += 1;
                     }
@@ -311,18 +354,17 @@ multiversion! {
             for o0 in (0..oc).step_by(OB) {
                 let count = OB.min(oc - o0);
                 for (j, d) in ds.chunks_exact(g.pixels()).skip(o0).take(count).enumerate() {
-                    db[o0 + j] += d.iter().sum::<f32>();
+                    db[o0 + j] += sum(d);
                     widen(g, d, &mut wide[j * plane..][..g.out_h * wp]);
                 }
+                let dw = &mut dw[o0 * taps..];
                 match count {
-                    OB => channels::<OB>(g, xp, wide, &mut dw[o0 * taps..]),
-                    4 => channels::<4>(g, xp, wide, &mut dw[o0 * taps..]),
-                    2 => channels::<2>(g, xp, wide, &mut dw[o0 * taps..]),
-                    _ => {
-                        for j in 0..count {
-                            channels::<1>(g, xp, &wide[j * plane..], &mut dw[(o0 + j) * taps..]);
-                        }
-                    }
+                    1 => channels::<1>(g, xp, wide, dw),
+                    2 => channels::<2>(g, xp, wide, dw),
+                    3 => channels::<3>(g, xp, wide, dw),
+                    4 => channels::<4>(g, xp, wide, dw),
+                    5 => channels::<5>(g, xp, wide, dw),
+                    _ => channels::<OB>(g, xp, wide, dw),
                 }
             }
         }
@@ -345,27 +387,76 @@ multiversion! {
         dx: &mut [f32],
         scratch: &mut [f32],
     ) {
+        /// Adds output channel `o`'s share to the padded input-gradient planes of channels
+        /// `c0..c0 + B` (`stride` apart in `dxp`): each block of [`LANES`] positions is held in
+        /// registers for the `B` channels over every tap, one load of the shifted `dy` feeding
+        /// `B` multiply-adds. `d` is the wide `dy` plane after [`front`] zeros.
+        #[inline(always)]
+        fn channels<const B: usize>(
+            g: &ConvGeom,
+            d: &[f32],
+            w: &[f32],
+            o: usize,
+            c0: usize,
+            dxp: &mut [f32],
+        ) {
+            let (hp, wp, _) = dims(g);
+            let (stride, front, kk) = (padded_plane(g), front(g), g.kernel * g.kernel);
+            let ws: [&[f32]; B] = std::array::from_fn(|j| &w[(o * g.channels + c0 + j) * kk..][..kk]);
+            for start in (0..hp * wp).step_by(LANES) {
+                let mut acc: [[f32; LANES]; B] = std::array::from_fn(|j| {
+                    *dxp[(c0 + j) * stride + start..]
+                        .first_chunk::<LANES>()
+                        .expect("invariant: planes are whole blocks")
+                });
+                let mut t = 0;
+                for u in 0..g.kernel {
+                    // Taps (u, 0..K) read d[front + start − u·Wp − v ..], v = 0..K.
+                    let row = &d[front + start - u * wp - (g.kernel - 1)..][..g.kernel - 1 + LANES];
+                    for v in 0..g.kernel {
+                        let src = row[g.kernel - 1 - v..]
+                            .first_chunk::<LANES>()
+                            .expect("invariant: the wide plane has a block of slack");
+                        for (a, wj) in acc.iter_mut().zip(&ws) {
+                            let wv = wj[t];
+                            for (a, &dv) in a.iter_mut().zip(src) {
+                                *a = madd(wv, dv, *a);
+                            }
+                        }
+                        t += 1;
+                    }
+                }
+                for (j, a) in acc.iter().enumerate() {
+                    dxp[(c0 + j) * stride + start..][..LANES].copy_from_slice(a);
+                }
+            }
+        }
+
         check(g, n, dx.len(), w.len(), oc, dy.len(), scratch.len());
-        let (hp, wp, span) = dims(g);
+        let (_, wp, _) = dims(g);
+        let (stride, front) = (padded_plane(g), front(g));
         let (dxp, wide) = scratch.split_at_mut(padded_len(g));
-        let dxp = &mut dxp[..g.channels * hp * wp];
-        let wide = &mut wide[..g.out_h * wp];
+        let dxp = &mut dxp[..g.channels * stride];
+        let d = &mut wide[..front + stride];
+        // Zeros before and after the wide plane; `widen` rewrites the middle for every channel.
+        d.fill(0.0);
         for (dxs, ds) in dx.chunks_exact_mut(g.input_size()).zip(dy.chunks_exact(oc * g.pixels())) {
             dxp.fill(0.0);
-            for (d, wo) in ds.chunks_exact(g.pixels()).zip(w.chunks_exact(g.rows())) {
-                widen(g, d, wide);
-                let d = &wide[..span];
-                for (pc, wc) in dxp.chunks_exact_mut(hp * wp).zip(wo.chunks_exact(g.kernel * g.kernel)) {
-                    for (t, &wv) in wc.iter().enumerate() {
-                        let dst = &mut pc[(t / g.kernel) * wp + t % g.kernel..][..span];
-                        for (a, &dv) in dst.iter_mut().zip(d) {
-                            *a = madd(wv, dv, *a);
-                        }
+            for (o, dyo) in ds.chunks_exact(g.pixels()).enumerate() {
+                widen(g, dyo, &mut d[front..front + g.out_h * wp]);
+                for c0 in (0..g.channels).step_by(OB) {
+                    match OB.min(g.channels - c0) {
+                        1 => channels::<1>(g, d, w, o, c0, dxp),
+                        2 => channels::<2>(g, d, w, o, c0, dxp),
+                        3 => channels::<3>(g, d, w, o, c0, dxp),
+                        4 => channels::<4>(g, d, w, o, c0, dxp),
+                        5 => channels::<5>(g, d, w, o, c0, dxp),
+                        _ => channels::<OB>(g, d, w, o, c0, dxp),
                     }
                 }
             }
             // Crop the padded planes back to the input.
-            for (dc, pc) in dxs.chunks_exact_mut(g.height * g.width).zip(dxp.chunks_exact(hp * wp)) {
+            for (dc, pc) in dxs.chunks_exact_mut(g.height * g.width).zip(dxp.chunks_exact(stride)) {
                 for (r, row) in dc.chunks_exact_mut(g.width).enumerate() {
                     let at = (r + g.pad_top) * wp + g.pad_left;
                     row.copy_from_slice(&pc[at..at + g.width]);
@@ -460,6 +551,10 @@ mod tests {
             (1, 7, 9, 5, Pad::Explicit(2), 4, 2),
             (3, 12, 11, 5, Pad::Valid, 6, 2), // spans longer than the accumulator lanes
             (2, 3, 3, 3, Pad::Explicit(1), 1, 1),
+            // Channel counts that cut into register blocks of 6 + 1, 4 and 6 + 4 (AVX-512).
+            (7, 6, 5, 3, Pad::Explicit(1), 7, 2),
+            (4, 5, 5, 2, Pad::Valid, 4, 1),
+            (10, 5, 6, 3, Pad::Same, 10, 2),
         ];
         for (c, h, w, k, pad, oc, n) in cases {
             let g = ConvGeom::new(c, h, w, k, 1, pad).expect("valid geometry");
