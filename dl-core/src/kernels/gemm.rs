@@ -836,7 +836,10 @@ fn pack_b(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: usiz
             for (q, chunk) in row.chunks(nr).enumerate() {
                 let d = &mut dst[(q * kc + p) * nr..(q * kc + p + 1) * nr];
                 copy_run(&mut d[..chunk.len()], chunk);
-                d[chunk.len()..].fill(0.0);
+                if chunk.len() < nr {
+                    // (Guarded: an empty `fill` is still a `memset` call, one per run.)
+                    d[chunk.len()..].fill(0.0);
+                }
             }
         }
         return;
@@ -918,7 +921,9 @@ fn pack_panel(
         for (p, d) in panel.chunks_exact_mut(width).enumerate() {
             let start = (p0 + p) * x.cs + r0;
             copy_run(&mut d[..rows], &x.data[start..start + rows]);
-            d[rows..].fill(0.0);
+            if rows < width {
+                d[rows..].fill(0.0);
+            }
         }
         return;
     }
