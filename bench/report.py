@@ -109,6 +109,23 @@ def kernel_rows(path):
     return rows
 
 
+def kernel_rounds(raw, stem):
+    """`kernel_rows` of every round of `stem`, each `*gflops` value the median over the rounds."""
+    rounds = [kernel_rows(p) for p in sorted(glob.glob(os.path.join(raw, f"{stem}.r*.txt")))]
+    if not rounds:
+        return []
+    out = []
+    for label, kv in rounds[0]:
+        merged = dict(kv)
+        for key in (k for k in kv if k.endswith("gflops")):
+            values = [num(kv2, key) for r in rounds for l2, kv2 in r if l2 == label]
+            values = [v for v in values if v is not None]
+            if values:
+                merged[key] = f"{statistics.median(values):.1f}"
+        out.append((label, merged))
+    return out
+
+
 def main():
     raw = sys.argv[1] if len(sys.argv) > 1 else "target/bench"
     machine = read(os.path.join(raw, "machine.txt"))
@@ -152,8 +169,8 @@ def main():
     p()
     p(f"Protocol (both sides): synthetic data, warm-up steps, then the median of repeated timings "
       f"(`examples/bench.rs` and `bench/pytorch_reference.py` share the table of steps); the model "
-      f"timings run in {machine.get('rounds', '1')} rounds, each alternating dl and PyTorch model by model, "
-      f"and every model figure below is the median of the rounds. A training step is "
+      f"and kernel timings run in {machine.get('rounds', '1')} rounds, each alternating dl and PyTorch, "
+      f"and every figure below is the median of the rounds. A training step is "
       "forward, cross-entropy, backward, optimizer step; inference is an evaluation-mode forward "
       "(`torch.inference_mode()` for PyTorch). Threads: `DL_NUM_THREADS` / `torch.set_num_threads`.")
     p()
@@ -189,8 +206,8 @@ def main():
         p(f"| {desc} | {fmt_mib(o)} | {fmt_mib(tp)} | {fmt_mib(above)} | {met} |")
     p()
 
-    gemm_ours = kernel_rows(os.path.join(raw, "dl_gemm_1.txt"))
-    gemm_theirs = dict(kernel_rows(os.path.join(raw, "torch_gemm_1.txt")))
+    gemm_ours = kernel_rounds(raw, "dl_gemm_1")
+    gemm_theirs = dict(kernel_rounds(raw, "torch_gemm_1"))
     if gemm_ours:
         p("## GEMM on the models' shapes, 1 thread (GFLOP/s)")
         p()
@@ -208,8 +225,8 @@ def main():
               f"| {verdict(ratio(og, tg), GEMM_TARGET)} |")
         p()
 
-    conv_ours = kernel_rows(os.path.join(raw, "dl_conv_1.txt"))
-    conv_theirs = dict(kernel_rows(os.path.join(raw, "torch_conv_1.txt")))
+    conv_ours = kernel_rounds(raw, "dl_conv_1")
+    conv_theirs = dict(kernel_rounds(raw, "torch_conv_1"))
     if conv_ours:
         p("## Conv2d per zoo layer, 1 thread (GFLOP/s)")
         p()

@@ -7,8 +7,9 @@
 #   PYTHON=/path/to/python bash bench/run.sh   # the interpreter that has torch
 #   ROUNDS=5 bash bench/run.sh   # rounds of the model timings (default 3)
 #
-# The model timings run in ROUNDS rounds, each round alternating this project and PyTorch model
-# by model, and the report takes the median of the rounds: on a shared or virtual machine the
+# The model and kernel timings run in ROUNDS rounds, each round alternating this project and
+# PyTorch model by model (kernel table by kernel table), and the report takes the median of the
+# rounds: on a shared or virtual machine the
 # speed drifts by tens of percent within minutes, and alternating exposes both sides to the same
 # drift.
 #
@@ -65,13 +66,15 @@ for r in $(seq "$ROUNDS"); do
     done
 done
 
-echo "== GEMM and Conv2d kernels, 1 thread"
-"$BENCH" --gemm --threads 1 | tee "$RAW/dl_gemm_1.txt"
-"$BENCH" --conv --threads 1 | tee "$RAW/dl_conv_1.txt"
-if [ "$TORCH" = 1 ]; then
-    "$PYTHON" bench/pytorch_reference.py --gemm --threads 1 | tee "$RAW/torch_gemm_1.txt"
-    "$PYTHON" bench/pytorch_reference.py --conv --threads 1 | tee "$RAW/torch_conv_1.txt"
-fi
+for r in $(seq "$ROUNDS"); do
+    echo "== round $r/$ROUNDS: GEMM and Conv2d kernels, 1 thread"
+    for k in gemm conv; do
+        "$BENCH" --$k --threads 1 | tee "$RAW/dl_${k}_1.r$r.txt"
+        if [ "$TORCH" = 1 ]; then
+            "$PYTHON" bench/pytorch_reference.py --$k --threads 1 | tee "$RAW/torch_${k}_1.r$r.txt"
+        fi
+    done
+done
 
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW/machine.txt"
 python3 bench/report.py "$RAW" >BENCHMARKS.md
