@@ -92,6 +92,21 @@ macro_rules! multiversion {
     };
 }
 
+/// `f::<B>(args)` for a register block of `B = count` channels: the block sizes 1 to 5 for the
+/// last, partial block, `OB` (the variant's constant, in scope where this expands) otherwise.
+macro_rules! in_block {
+    ($count:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $count {
+            1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            5 => $f::<5>($($arg),*),
+            _ => $f::<OB>($($arg),*),
+        }
+    };
+}
+
 /// The largest `OB` of the variants (the scratch holds that many wide output channels).
 const OB_MAX: usize = 6;
 
@@ -271,14 +286,7 @@ multiversion! {
             // Blocks of OB channels, the last one (of 1 to OB − 1) with its own instance.
             for o0 in (0..oc).step_by(OB) {
                 let count = OB.min(oc - o0);
-                match count {
-                    1 => channels::<1>(g, xp, w, b, o0, wide),
-                    2 => channels::<2>(g, xp, w, b, o0, wide),
-                    3 => channels::<3>(g, xp, w, b, o0, wide),
-                    4 => channels::<4>(g, xp, w, b, o0, wide),
-                    5 => channels::<5>(g, xp, w, b, o0, wide),
-                    _ => channels::<OB>(g, xp, w, b, o0, wide),
-                }
+                in_block!(count, channels(g, xp, w, b, o0, wide));
                 for (j, yo) in ys.chunks_exact_mut(g.pixels()).skip(o0).take(count).enumerate() {
                     for (dst, src) in yo.chunks_exact_mut(g.out_w).zip(wide[j * plane..].chunks(wp)) {
                         dst.copy_from_slice(&src[..g.out_w]);
@@ -358,14 +366,7 @@ multiversion! {
                     widen(g, d, &mut wide[j * plane..][..g.out_h * wp]);
                 }
                 let dw = &mut dw[o0 * taps..];
-                match count {
-                    1 => channels::<1>(g, xp, wide, dw),
-                    2 => channels::<2>(g, xp, wide, dw),
-                    3 => channels::<3>(g, xp, wide, dw),
-                    4 => channels::<4>(g, xp, wide, dw),
-                    5 => channels::<5>(g, xp, wide, dw),
-                    _ => channels::<OB>(g, xp, wide, dw),
-                }
+                in_block!(count, channels(g, xp, wide, dw));
             }
         }
     }
@@ -445,14 +446,7 @@ multiversion! {
             for (o, dyo) in ds.chunks_exact(g.pixels()).enumerate() {
                 widen(g, dyo, &mut d[front..front + g.out_h * wp]);
                 for c0 in (0..g.channels).step_by(OB) {
-                    match OB.min(g.channels - c0) {
-                        1 => channels::<1>(g, d, w, o, c0, dxp),
-                        2 => channels::<2>(g, d, w, o, c0, dxp),
-                        3 => channels::<3>(g, d, w, o, c0, dxp),
-                        4 => channels::<4>(g, d, w, o, c0, dxp),
-                        5 => channels::<5>(g, d, w, o, c0, dxp),
-                        _ => channels::<OB>(g, d, w, o, c0, dxp),
-                    }
+                    in_block!(OB.min(g.channels - c0), channels(g, d, w, o, c0, dxp));
                 }
             }
             // Crop the padded planes back to the input.
