@@ -11,10 +11,10 @@
 mod common;
 
 use common::{Args, Flag};
+use dl::Result;
 use dl::zoo::classify::accuracy;
 use dl::zoo::mlp::{DigitsMlp, SklearnSgd};
 use dl::zoo::numpy_random::RandomState;
-use dl::{Error, Result};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::Instant;
@@ -38,8 +38,7 @@ fn main() -> Result<()> {
     };
     // NumPy's generator, drawn in scikit-learn's order: `--seed N` starts from the weights and
     // visits the batches in the order of `MLPClassifier(random_state=N)`.
-    let seed = u32::try_from(args.seed)
-        .map_err(|_| Error::config("--seed", "NumPy's seeds are below 2^32"))?;
+    let seed = args.numpy_seed()?;
     let mut rs = RandomState::new(seed);
     let mut net = DigitsMlp::new(&mut StdRng::seed_from_u64(args.seed));
     SklearnSgd::init(&mut net, &mut rs);

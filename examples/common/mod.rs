@@ -107,6 +107,13 @@ impl Args {
         Ok(out)
     }
 
+    /// The seed as NumPy takes it (`RandomState(seed)` needs `0 ≤ seed < 2³²`), for the examples
+    /// that draw like scikit-learn.
+    pub fn numpy_seed(&self) -> Result<u32> {
+        u32::try_from(self.seed)
+            .map_err(|_| dl::Error::config("--seed", "NumPy's seeds are below 2^32"))
+    }
+
     /// Parses the process's arguments; on an error prints it and exits with status 2.
     pub fn from_env(accepted: &[Flag]) -> Args {
         Args::parse(std::env::args().skip(1), accepted).unwrap_or_else(|e| {

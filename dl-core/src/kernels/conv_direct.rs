@@ -37,8 +37,9 @@ const LANES: usize = 64;
 
 /// Defines a public function whose body is compiled three times (AVX-512F, AVX2+FMA, portable)
 /// and dispatched on the CPU's features at run time. In the body, `madd(a, b, c)` is `a·b + c`,
-/// fused on the FMA paths, and `OB` is how many output channels the forward pass accumulates at
-/// once (as many as the variant's registers hold, each sharing the input loads).
+/// fused on the FMA paths, and `OB` is how many channels one register block accumulates at once
+/// (output channels in the forward pass and the weight gradient, input channels in the input
+/// gradient; as many as the variant's registers hold, all sharing each load).
 macro_rules! multiversion {
     ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$doc])*
@@ -66,7 +67,7 @@ macro_rules! multiversion {
                     fn madd(a: f32, b: f32, c: f32) -> f32 {
                         a.mul_add(b, c)
                     }
-                    /// Output channels per register block: 8 registers of accumulators.
+                    /// Channels per register block: 8 registers of accumulators.
                     const OB: usize = 1;
                     $body
                 }
@@ -85,7 +86,7 @@ macro_rules! multiversion {
             fn madd(a: f32, b: f32, c: f32) -> f32 {
                 a * b + c
             }
-            /// Output channels per register block.
+            /// Channels per register block.
             const OB: usize = 1;
             $body
         }
