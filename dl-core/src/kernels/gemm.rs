@@ -18,8 +18,9 @@
 //! is picked per call to waste the fewest lanes on small `m` or `n`. When `m` fits in at most two
 //! panels and a row-major `B` is small (≤ 1 Mi floats), full `B` panels are read in place instead
 //! of packed. On AVX-512, `A·Bᵀ` with both operands contiguous along `k` (Dense forward, Conv2d
-//! weight gradients), `k ≥ 64` and one side at most 160 runs as 4 × 4 tiles of dot products with
-//! no packing at all: packing the transposed `B` would cost about as much as the product.
+//! weight gradients), `k ≥ 64` and one side thin (≤ 16) or the other operand past L2 runs as
+//! 4 × 4 tiles of dot products with no packing at all (see `use_dot`). Elsewhere the transposed
+//! panels are packed through 8 × 8 register transposes (`transpose.rs`).
 //!
 //! # Threads
 //! The thread count comes from the environment variable `DL_NUM_THREADS` (default: all cores),
@@ -44,6 +45,7 @@
 //! ```
 
 mod micro;
+mod transpose;
 
 use super::pool::{MAX_WORKERS, POOL};
 use micro::{Micro, Tile};
@@ -572,16 +574,25 @@ fn matrixmultiply_sgemm(
 }
 
 /// Whether `A·Bᵀ` (both contiguous along `k`) runs faster as dot products than packed: when
-/// `k` is long enough to amortise the horizontal sums and one side is small (packing the
-/// transposed `B` costs about as much as the product then).
+/// `k` is long enough to amortise the horizontal sums and one side is thin (≤ 16: packing costs
+/// a copy of both operands for every 16 or fewer outputs per value), or the other operand is
+/// large (`k` × the long side ≥ 1 Mi floats, past L2: packing would stream it through memory
+/// twice). Measured on the models' shapes, alternating both paths (bench/NOTES.md, section 10):
+/// 100 × 128 × 784 runs 60 → 78 GFLOP/s packed, 16 × 150 × 3200 runs 45 → 31.
 fn use_dot(m: usize, n: usize, k: usize) -> bool {
-    k >= DOT_MIN_K && m.min(n) <= DOT_MAX_SIDE
+    let (thin, long) = (m.min(n), m.max(n));
+    k >= DOT_MIN_K
+        && (thin <= DOT_MAX_THIN || (thin <= DOT_MAX_SIDE && k * long >= DOT_MIN_STREAMED))
 }
 
 /// See [`use_dot`].
 const DOT_MIN_K: usize = 64;
 /// See [`use_dot`].
+const DOT_MAX_THIN: usize = 16;
+/// See [`use_dot`].
 const DOT_MAX_SIDE: usize = 160;
+/// See [`use_dot`].
+const DOT_MIN_STREAMED: usize = 1 << 20;
 /// Depth block of the dot-product path: 4 rows of `B` (16 KiB) stay in L1 across all of `A`.
 const DOT_KC: usize = 1024;
 
@@ -856,29 +867,6 @@ fn pack_b(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: usiz
     }
 }
 
-/// `panel[p·width + i] = x[r0 + i, p0 + p]` for `i` in `is`, `p` in `ps`, cache-blocked: for `PB`
-/// depth steps at a time, read a short run from each row and write `PB` rows of the panel
-/// (which stay in L1).
-fn transpose_scalar(
-    panel: &mut [f32],
-    x: Operand,
-    (r0, p0): (usize, usize),
-    (is, ps): (Range<usize>, Range<usize>),
-    width: usize,
-) {
-    const PB: usize = 16;
-    for pb in ps.clone().step_by(PB) {
-        let pe = (pb + PB).min(ps.end);
-        for i in is.clone() {
-            let start = (r0 + i) * x.rs + (p0 + pb) * x.cs;
-            let src = x.data[start..].iter().step_by(x.cs);
-            for (p, v) in (pb..pe).zip(src) {
-                panel[p * width + i] = *v;
-            }
-        }
-    }
-}
-
 /// `dst.copy_from_slice(src)` for the short runs of packing (one panel row of at most 32
 /// values): the full-panel widths are fixed-size moves, inline, instead of one `memcpy` call per
 /// run (which showed as 8% of an AlexNet training step).
@@ -927,38 +915,13 @@ fn pack_panel(
         }
         return;
     }
-    // Transposing copy. Rows contiguous along the depth (`cs = 1`: the column matrix as `Bᵀ` of
-    // a weight gradient, a row-major `A`) go through 8 × 8 blocks held in registers; the rest,
-    // and other strides, element by element.
-    let (rows8, kc8) = if x.cs == 1 {
-        (rows / 8 * 8, kc / 8 * 8)
-    } else {
-        (0, 0)
-    };
-    for p in (0..kc8).step_by(8) {
-        for i in (0..rows8).step_by(8) {
-            let block: [[f32; 8]; 8] = std::array::from_fn(|ii| {
-                let start = (r0 + i + ii) * x.rs + p0 + p;
-                let Some(run) = x.data[start..].first_chunk::<8>() else {
-                    unreachable!("invariant: the block lies inside x.data")
-                };
-                *run
-            });
-            for (pp, d) in panel[p * width..].chunks_mut(width).take(8).enumerate() {
-                let Some(dst) = d[i..].first_chunk_mut::<8>() else {
-                    unreachable!("invariant: i + 8 ≤ rows ≤ width")
-                };
-                *dst = std::array::from_fn(|ii| block[ii][pp]);
-            }
-        }
-    }
-    transpose_scalar(panel, x, (r0, p0), (rows8..rows, 0..kc), width);
-    transpose_scalar(panel, x, (r0, p0), (0..rows8, kc8..kc), width);
-    if rows < width {
-        for d in panel.chunks_exact_mut(width) {
-            d[rows..].fill(0.0);
-        }
-    }
+    // Rows contiguous along the depth (a row-major `A`, a transposed `B`): every operand has
+    // one unit stride (see `strides`), so this is the other case.
+    assert_eq!(
+        x.cs, 1,
+        "invariant: an operand is contiguous along one axis"
+    );
+    transpose::pack_rows(panel, x.data, x.rs, (r0, p0), (rows, kc), width);
 }
 
 #[cfg(test)]
