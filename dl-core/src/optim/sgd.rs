@@ -100,14 +100,17 @@ impl Optimizer for Sgd {
         );
         let kinds = self.kinds();
         self.slots.step(params, kinds, |t, value, grad, bufs| {
-            let mut buf = bufs.first_mut();
-            for (i, (p, &g)) in value.iter_mut().zip(grad).enumerate() {
-                let mut g = g + wd * *p;
-                if let Some(b) = buf.as_deref_mut() {
-                    b[i] = if t == 1 { g } else { m * b[i] + (1.0 - d) * g };
-                    g = if nesterov { g + m * b[i] } else { b[i] };
+            let Some(buf) = bufs.first_mut() else {
+                for (p, &g) in value.iter_mut().zip(grad) {
+                    *p -= lr * (g + wd * *p);
                 }
-                *p -= lr * g;
+                return;
+            };
+            let rates = (lr, m, d, wd);
+            if nesterov {
+                momentum_step::<true>(value, grad, buf, t == 1, rates);
+            } else {
+                momentum_step::<false>(value, grad, buf, t == 1, rates);
             }
         });
     }
@@ -144,5 +147,23 @@ impl Optimizer for Sgd {
     fn load_state(&mut self, params: &dyn Parameters, state: &[(String, Vec<f32>)]) -> Result<()> {
         self.lr = self.slots.import(params, self.kinds(), state)?;
         Ok(())
+    }
+}
+
+/// One momentum update of a parameter (`first`: the buffer starts at the gradient), with the
+/// choices made outside the loop so that it vectorises (a branch per value made the optimizer
+/// 13% of an MLP training step).
+fn momentum_step<const NESTEROV: bool>(
+    value: &mut [f32],
+    grad: &[f32],
+    buf: &mut [f32],
+    first: bool,
+    (lr, m, d, wd): (f32, f32, f32, f32),
+) {
+    for ((p, &g), b) in value.iter_mut().zip(grad).zip(buf.iter_mut()) {
+        let g = g + wd * *p;
+        *b = if first { g } else { m * *b + (1.0 - d) * g };
+        let g = if NESTEROV { g + m * *b } else { *b };
+        *p -= lr * g;
     }
 }
