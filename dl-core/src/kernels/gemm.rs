@@ -655,8 +655,15 @@ const DIRECT_MAX_B: usize = 1 << 20;
 const KC: usize = 256;
 /// Rows of `A` packed at once (rounded down to a multiple of `MR`).
 const MC: usize = 168;
-/// Columns of `B` packed at once (a multiple of every `NR`).
-const NC: usize = 2048;
+/// Floats of a packed `B` block (`kc × nc`, 1 MiB): every band of `MR` rows sweeps the whole
+/// block, so it must stay in L2.
+const B_BLOCK: usize = 1 << 18;
+
+/// Columns of `B` packed at once for depth blocks of `kc`: as many as [`B_BLOCK`] holds (1024 at
+/// `KC`, 8192 for a 32-deep weight gradient), a multiple of every `NR`.
+fn block_cols(kc: usize) -> usize {
+    (B_BLOCK / kc).max(32) / 32 * 32
+}
 
 /// A micro-kernel and its tile: `(MR, NR, SIMD lanes, kernel)`.
 type Candidate = (usize, usize, usize, Micro);
@@ -734,8 +741,13 @@ struct Plan {
 }
 
 impl Plan {
-    /// The blocked product (BLIS loop order: `NC` column blocks, `KC` depth blocks with a packed
-    /// `B` block, `MC` row blocks with a packed `A` block, then `NR` × `MR` tiles).
+    /// The blocked product: column blocks of `B` ([`block_cols`]), `KC` depth blocks with a packed
+    /// `B` block, `MC` row blocks with a packed `A` block, then the `MR` × `NR` tiles band by
+    /// band: each `MR`-row panel of `A` (in L1) sweeps the `B` block (in L2) left to right, so
+    /// `C` is written in long row runs the prefetchers follow. (BLIS runs the tiles the other way
+    /// round, one `B` panel in L1 across the `A` panels; on the Intel machine of bench/NOTES.md,
+    /// section 12, this order was faster on every model shape, up to 3× on shallow products that
+    /// write a large `C`.)
     ///
     /// # Safety
     /// `a` and `b` must hold `op(A)` (`m × k`) and `op(B)` (`k × n`), `c_ptr` must address `m`
@@ -758,6 +770,7 @@ impl Plan {
         let (mr, nr) = (self.mr, self.nr);
         let mc_max = MC / mr * mr;
         let kc_max = KC.min(k);
+        let nc_max = block_cols(kc_max);
         let a_pack = aligned(&mut packs.a, mc_max.min(m.div_ceil(mr) * mr) * kc_max);
         // B is read in place when it is row-major, each panel is used at most twice, and B is
         // small enough (≤ DIRECT_MAX_B floats) to come from cache: a larger B read panel by panel
@@ -768,11 +781,11 @@ impl Plan {
         let b_cols = if direct {
             nr
         } else {
-            NC.min(n.div_ceil(nr) * nr)
+            nc_max.min(n.div_ceil(nr) * nr)
         };
         let b_pack = aligned(&mut packs.b, b_cols * kc_max);
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
+        for jc in (0..n).step_by(nc_max) {
+            let nc = nc_max.min(n - jc);
             for pc in (0..k).step_by(KC) {
                 let kc = KC.min(k - pc);
                 let beta = if pc == 0 { beta } else { 1.0 };
@@ -785,8 +798,7 @@ impl Plan {
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);
                     pack_a(a_pack, a, ic, pc, mc, kc, mr);
-                    for jr in (0..nc).step_by(nr) {
-                        let cols = nr.min(nc - jr);
+                    let tile_at = |ir: usize, jr: usize| {
                         let (b_ptr, ldb) = if jr < packed_from {
                             // SAFETY: a full panel inside B: rows pc..pc+kc < k, columns
                             // jc+jr..jc+jr+nr ≤ n, all inside `b` (caller contract).
@@ -795,25 +807,28 @@ impl Plan {
                             let panel = (jr - packed_from) / nr;
                             (b_pack[panel * kc * nr..].as_ptr(), nr)
                         };
-                        for ir in (0..mc).step_by(mr) {
-                            let tile = Tile {
-                                // SAFETY: row ic+ir < m, column jc+jr < n: inside C (caller
-                                // contract).
-                                c: unsafe { c_ptr.add((ic + ir) * ldc + jc + jr) },
-                                ldc,
-                                rows: mr.min(mc - ir),
-                                cols,
-                                alpha,
-                                beta,
-                            };
-                            let a_ptr = a_pack[ir * kc..].as_ptr();
-                            // SAFETY: the A panel holds kc·mr packed floats at a_ptr; the B panel
-                            // holds kc rows of nr floats ldb apart (packed, or a full panel in
-                            // place); the tile's rows × cols lie inside C (m × n, row length ldc),
-                            // which no other thread accesses and which aliases neither panel
-                            // (the packs are ours, A and B are shared borrows); the CPU supports
-                            // the micro-kernel (caller contract).
-                            unsafe { (self.micro)(kc, a_ptr, b_ptr, ldb, tile) };
+                        let tile = Tile {
+                            // SAFETY: row ic+ir < m, column jc+jr < n: inside C (caller
+                            // contract).
+                            c: unsafe { c_ptr.add((ic + ir) * ldc + jc + jr) },
+                            ldc,
+                            rows: mr.min(mc - ir),
+                            cols: nr.min(nc - jr),
+                            alpha,
+                            beta,
+                        };
+                        let a_ptr = a_pack[ir * kc..].as_ptr();
+                        // SAFETY: the A panel holds kc·mr packed floats at a_ptr; the B panel
+                        // holds kc rows of nr floats ldb apart (packed, or a full panel in
+                        // place); the tile's rows × cols lie inside C (m × n, row length ldc),
+                        // which no other thread accesses and which aliases neither panel (the
+                        // packs are ours, A and B are shared borrows); the CPU supports the
+                        // micro-kernel (caller contract).
+                        unsafe { (self.micro)(kc, a_ptr, b_ptr, ldb, tile) };
+                    };
+                    for ir in (0..mc).step_by(mr) {
+                        for jr in (0..nc).step_by(nr) {
+                            tile_at(ir, jr);
                         }
                     }
                 }
@@ -1089,14 +1104,14 @@ mod tests {
     #[test]
     fn every_kernel_crosses_its_block_boundaries() {
         // k > KC (several depth blocks: later ones accumulate), m > MC (several A blocks),
-        // n > NC (several B blocks), with B packed and read in place.
+        // n > block_cols (several B blocks), with B packed and read in place.
         for kernel in Kernel::available() {
             for (ta, tb) in TRANS {
                 for (m, n, k) in [
                     (3, 20, 2 * KC + 5),
                     (MC + 9, 35, 7),
-                    (5, NC + 37, 3),
-                    (40, NC + 1, 2),
+                    (5, block_cols(KC) + 37, KC),
+                    (40, block_cols(KC) + 1, KC + 3),
                 ] {
                     for beta in [0.0, 1.0] {
                         let case = Case {
