@@ -37,7 +37,8 @@ use std::fmt;
 ///   workspace per thread and rebuild their matrix in the backward pass (AlexNet's ImageNet
 ///   convolutions: 281 MB of matrices at batch 16 become 112 MB). Stride-1 layers with at most 8
 ///   output channels skip im2col and run the direct kernels of
-///   [`conv_direct`](crate::kernels::conv_direct) instead ([`Conv2d::DIRECT`]).
+///   [`conv_direct`](crate::kernels::conv_direct) instead ([`Conv2d::DIRECT`]); with at most 16,
+///   the forward pass only ([`Conv2d::DIRECT_FORWARD`]).
 ///
 /// ```
 /// use dl_core::{Act, Chw, Conv2d, Layer, Mode};
@@ -96,12 +97,11 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     /// while im2col copies the input `K·K` times; measurements in `bench/NOTES.md`).
     pub const DIRECT: bool = S == 1 && OUT_C <= DIRECT_MAX_OUT_C;
 
-    /// Whether an evaluation-mode forward pass runs the direct kernel: stride 1 and at most 16
-    /// output channels. Between 9 and 16 channels training still goes through im2col, whose
-    /// column matrix the weight gradient needs anyway (the direct forward then only adds work),
-    /// while inference skips building it (LeNet-5's second convolution: measurements in
-    /// `bench/NOTES.md`).
-    pub const DIRECT_EVAL: bool = S == 1 && OUT_C <= DIRECT_EVAL_MAX_OUT_C;
+    /// Whether the forward pass runs the direct kernel: stride 1 and at most 16 output channels.
+    /// Between 9 and 16 channels the backward pass still goes through im2col + GEMM (it builds
+    /// the column matrix the weight gradient needs, which the forward pass then never did):
+    /// LeNet-5's second convolution, measurements in `bench/NOTES.md` (sections 9 and 14).
+    pub const DIRECT_FORWARD: bool = S == 1 && OUT_C <= DIRECT_FORWARD_MAX_OUT_C;
 
     /// PyTorch's default initialisation.
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
@@ -258,8 +258,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 /// `bench/NOTES.md` for the measurements behind the threshold).
 const DIRECT_MAX_OUT_C: usize = 8;
 
-/// See [`Conv2d::DIRECT_EVAL`].
-const DIRECT_EVAL_MAX_OUT_C: usize = 16;
+/// See [`Conv2d::DIRECT_FORWARD`].
+const DIRECT_FORWARD_MAX_OUT_C: usize = 16;
 
 /// Layers whose column matrix holds at least this many values per sample (1 MiB) borrow their
 /// column matrix and GEMM output from one workspace per thread, shared by all such layers,
@@ -333,7 +333,7 @@ impl<
             return;
         }
         let g = Self::geom(H, W);
-        if Self::DIRECT || (Self::DIRECT_EVAL && mode == Mode::Eval) {
+        if Self::DIRECT_FORWARD {
             let sl = conv_direct::scratch_len(&g);
             grow(&mut self.col, BATCH_PARTS * sl);
             let (w, b) = (&self.weight.value, &self.bias.value);
@@ -598,10 +598,12 @@ mod tests {
         matches_reference::<2, 3, 2, 1, PAD_SAME, 6, 5, 6, 5>(); // odd total: pad bottom/right
         matches_reference::<2, 2, 4, 3, PAD_SAME, 8, 10, 3, 4>(); // 8: total 2; 10: total 3
         matches_reference::<1, 2, 3, 2, 2, 5, 7, 4, 5>();
-        // Stride 1 with more than `DIRECT_MAX_OUT_C` output channels: the im2col route (and the
-        // direct one in evaluation up to 16 channels: blocks of 6 + 6 + 4 on AVX-512).
+        // Stride 1 with more than `DIRECT_MAX_OUT_C` output channels: the direct forward up to 16
+        // channels (blocks of 6 + 6 + 4 on AVX-512), the im2col route beyond.
         const { assert!(!Conv2d::<2, 9, 3, 1, 1>::DIRECT && Conv2d::<2, 8, 3, 1, 1>::DIRECT) };
-        const { assert!(Conv2d::<2, 16, 3, 1, 1>::DIRECT_EVAL && !Conv2d::<2, 17, 3>::DIRECT_EVAL) };
+        const {
+            assert!(Conv2d::<2, 16, 3, 1, 1>::DIRECT_FORWARD && !Conv2d::<2, 17, 3>::DIRECT_FORWARD)
+        };
         matches_reference::<2, 9, 3, 1, 1, 6, 5, 6, 5>();
         matches_reference::<2, 9, 2, 1, PAD_SAME, 6, 5, 6, 5>();
         matches_reference::<3, 16, 5, 1, 0, 14, 14, 10, 10>();
@@ -613,7 +615,7 @@ mod tests {
         let mut r = rng(1);
         let mut conv = Conv2d::<2, 3, 3>::new(&mut r);
         check_layer_gradients::<Chw<2, 5, 4>, Chw<3, 3, 2>, _>(&mut conv, 2, &mut r);
-        // The im2col route at stride 1 (more output channels than the direct kernels take).
+        // The direct forward with the im2col backward at stride 1 (9 output channels).
         let mut conv = Conv2d::<2, 9, 3, 1, 1>::new(&mut r);
         check_layer_gradients::<Chw<2, 4, 4>, Chw<9, 4, 4>, _>(&mut conv, 2, &mut r);
     }
