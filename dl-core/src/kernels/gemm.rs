@@ -651,7 +651,7 @@ unsafe fn dot_avx512(
 
 /// Largest `B` (in floats) read in place, see [`Plan::run`].
 const DIRECT_MAX_B: usize = 1 << 20;
-/// Depth of a packed panel (rows of `B̃`, columns of `Ã`).
+/// Largest depth of a packed panel (rows of `B̃`, columns of `Ã`).
 const KC: usize = 256;
 /// Rows of `A` packed at once (rounded down to a multiple of `MR`).
 const MC: usize = 168;
@@ -769,7 +769,10 @@ impl Plan {
     ) {
         let (mr, nr) = (self.mr, self.nr);
         let mc_max = MC / mr * mr;
-        let kc_max = KC.min(k);
+        // Depth blocks of about equal size (784 = 208 + 208 + 208 + 160, not 3 × 256 + 16: a last
+        // block that reads and writes all of C for a few multiply-adds), a multiple of 16 so
+        // that the packing reads stay aligned to the rows' 64-byte lines.
+        let kc_max = k.div_ceil(k.div_ceil(KC)).next_multiple_of(16).min(KC);
         let nc_max = block_cols(kc_max);
         let a_pack = aligned(&mut packs.a, mc_max.min(m.div_ceil(mr) * mr) * kc_max);
         // B is read in place when it is row-major, each panel is used at most twice, and B is
@@ -786,8 +789,8 @@ impl Plan {
         let b_pack = aligned(&mut packs.b, b_cols * kc_max);
         for jc in (0..n).step_by(nc_max) {
             let nc = nc_max.min(n - jc);
-            for pc in (0..k).step_by(KC) {
-                let kc = KC.min(k - pc);
+            for pc in (0..k).step_by(kc_max) {
+                let kc = kc_max.min(k - pc);
                 let beta = if pc == 0 { beta } else { 1.0 };
                 let full_panels = if direct { nc / nr } else { 0 };
                 // Pack the columns that are not read in place (all, or the last partial panel).
