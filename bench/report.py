@@ -37,7 +37,7 @@ def read(path):
 
 def read_rounds(raw, stem):
     """The numeric key=value figures of every round of `stem` (`stem.r1.txt`, `stem.r2.txt`, ...),
-    each the median over the rounds, and the number of rounds found."""
+    each the median over the rounds."""
     rounds = [read(p) for p in sorted(glob.glob(os.path.join(raw, f"{stem}.r*.txt")))]
     keys = {k for r in rounds for k in r}
     out = {}
@@ -46,7 +46,7 @@ def read_rounds(raw, stem):
         values = [v for v in values if v is not None]
         if values:
             out[k] = str(statistics.median(values))
-    return out, len(rounds)
+    return out
 
 
 def lines(path):
@@ -181,8 +181,8 @@ def main():
         p("| model | dl train | PyTorch train | train ratio | dl infer | PyTorch infer | infer ratio |")
         p("| --- | ---: | ---: | --- | ---: | ---: | --- |")
         for name, desc, tt, ti in MODELS:
-            ours, _ = read_rounds(raw, f"dl_{name}_{t}")
-            theirs, _ = read_rounds(raw, f"torch_{name}_{t}")
+            ours = read_rounds(raw, f"dl_{name}_{t}")
+            theirs = read_rounds(raw, f"torch_{name}_{t}")
             otr, oin = num(ours, "train_samples_per_sec"), num(ours, "infer_samples_per_sec")
             ttr, tin = num(theirs, "train_samples_per_sec"), num(theirs, "infer_samples_per_sec")
             p(f"| {desc} | {fmt_rate(otr)} | {fmt_rate(ttr)} | {verdict(ratio(otr, ttr), tt)} "
@@ -198,8 +198,8 @@ def main():
     p("| model | dl peak | PyTorch peak | PyTorch peak − import | met |")
     p("| --- | ---: | ---: | ---: | --- |")
     for name, desc, _, _ in MODELS:
-        ours, _ = read_rounds(raw, f"dl_{name}_1")
-        theirs, _ = read_rounds(raw, f"torch_{name}_1")
+        ours = read_rounds(raw, f"dl_{name}_1")
+        theirs = read_rounds(raw, f"torch_{name}_1")
         o, tp, tb = num(ours, "peak_rss_kib"), num(theirs, "peak_rss_kib"), num(theirs, "baseline_rss_kib")
         above = None if tp is None or tb is None else tp - tb
         met = "n/a" if o is None or tp is None else ("met" if o <= tp else "not met")

@@ -9,9 +9,8 @@
 #
 # The model and kernel timings run in ROUNDS rounds, each round alternating this project and
 # PyTorch model by model (kernel table by kernel table), and the report takes the median of the
-# rounds: on a shared or virtual machine the
-# speed drifts by tens of percent within minutes, and alternating exposes both sides to the same
-# drift.
+# rounds: on a shared or virtual machine the speed drifts by tens of percent within minutes, and
+# alternating exposes both sides to the same drift.
 #
 # Raw outputs go to target/bench/; the report is BENCHMARKS.md at the repository root.
 set -euo pipefail

@@ -191,6 +191,34 @@ fn sum(xs: &[f32]) -> f32 {
     fold(acc)
 }
 
+/// Adds the `K` taps of one kernel row to `B` channels' accumulators: tap `v` multiplies the
+/// `LANES` values of `row` from offset `v` (`mirrored`: from `K − 1 − v`, the flipped kernel of
+/// the input gradient) by `ws[j][t + v]`; `row` holds `K − 1 + LANES` values. One load of the
+/// row feeds the `B` channels. `madd` is the calling variant's multiply-add.
+#[inline(always)]
+fn kernel_row<const B: usize>(
+    acc: &mut [[f32; LANES]; B],
+    row: &[f32],
+    ws: &[&[f32]; B],
+    t: usize,
+    mirrored: bool,
+    madd: impl Fn(f32, f32, f32) -> f32,
+) {
+    let k = row.len() + 1 - LANES;
+    for v in 0..k {
+        let at = if mirrored { k - 1 - v } else { v };
+        let src = row[at..]
+            .first_chunk::<LANES>()
+            .expect("invariant: the row holds K − 1 + LANES values");
+        for (a, wj) in acc.iter_mut().zip(ws) {
+            let wv = wj[t + v];
+            for (a, &x) in a.iter_mut().zip(src) {
+                *a = madd(wv, x, *a);
+            }
+        }
+    }
+}
+
 /// Copies one sample into zero-bordered planes `[C, Hp, Wp]` (and zeroes the slack after them).
 fn pad_sample(g: &ConvGeom, x: &[f32], xp: &mut [f32]) {
     let (hp, wp, _) = dims(g);
@@ -254,19 +282,10 @@ multiversion! {
                 let mut t = 0;
                 for c in 0..g.channels {
                     for u in 0..g.kernel {
+                        // (The padded sample has LANES values of slack past the last row.)
                         let row = &xp[c * hp * wp + u * wp + start..][..g.kernel - 1 + LANES];
-                        for v in 0..g.kernel {
-                            let src = row[v..]
-                                .first_chunk::<LANES>()
-                                .expect("invariant: the padded sample has LANES values of slack");
-                            for (a, wj) in acc.iter_mut().zip(&ws) {
-                                let wv = wj[t];
-                                for (a, &xv) in a.iter_mut().zip(src) {
-                                    *a = madd(wv, xv, *a);
-                                }
-                            }
-                            t += 1;
-                        }
+                        kernel_row(&mut acc, row, &ws, t, false, madd);
+                        t += g.kernel;
                     }
                 }
                 for (j, a) in acc.iter().enumerate() {
@@ -413,20 +432,11 @@ multiversion! {
                 });
                 let mut t = 0;
                 for u in 0..g.kernel {
-                    // Taps (u, 0..K) read d[front + start − u·Wp − v ..], v = 0..K.
+                    // Taps (u, 0..K) read d[front + start − u·Wp − v ..], v = 0..K (the wide
+                    // plane has a block of slack).
                     let row = &d[front + start - u * wp - (g.kernel - 1)..][..g.kernel - 1 + LANES];
-                    for v in 0..g.kernel {
-                        let src = row[g.kernel - 1 - v..]
-                            .first_chunk::<LANES>()
-                            .expect("invariant: the wide plane has a block of slack");
-                        for (a, wj) in acc.iter_mut().zip(&ws) {
-                            let wv = wj[t];
-                            for (a, &dv) in a.iter_mut().zip(src) {
-                                *a = madd(wv, dv, *a);
-                            }
-                        }
-                        t += 1;
-                    }
+                    kernel_row(&mut acc, row, &ws, t, true, madd);
+                    t += g.kernel;
                 }
                 for (j, a) in acc.iter().enumerate() {
                     dxp[(c0 + j) * stride + start..][..LANES].copy_from_slice(a);

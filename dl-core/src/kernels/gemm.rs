@@ -801,37 +801,34 @@ impl Plan {
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);
                     pack_a(a_pack, a, ic, pc, mc, kc, mr);
-                    let tile_at = |ir: usize, jr: usize| {
-                        let (b_ptr, ldb) = if jr < packed_from {
-                            // SAFETY: a full panel inside B: rows pc..pc+kc < k, columns
-                            // jc+jr..jc+jr+nr ≤ n, all inside `b` (caller contract).
-                            (unsafe { b.data.as_ptr().add(pc * b.rs + jc + jr) }, b.rs)
-                        } else {
-                            let panel = (jr - packed_from) / nr;
-                            (b_pack[panel * kc * nr..].as_ptr(), nr)
-                        };
-                        let tile = Tile {
-                            // SAFETY: row ic+ir < m, column jc+jr < n: inside C (caller
-                            // contract).
-                            c: unsafe { c_ptr.add((ic + ir) * ldc + jc + jr) },
-                            ldc,
-                            rows: mr.min(mc - ir),
-                            cols: nr.min(nc - jr),
-                            alpha,
-                            beta,
-                        };
-                        let a_ptr = a_pack[ir * kc..].as_ptr();
-                        // SAFETY: the A panel holds kc·mr packed floats at a_ptr; the B panel
-                        // holds kc rows of nr floats ldb apart (packed, or a full panel in
-                        // place); the tile's rows × cols lie inside C (m × n, row length ldc),
-                        // which no other thread accesses and which aliases neither panel (the
-                        // packs are ours, A and B are shared borrows); the CPU supports the
-                        // micro-kernel (caller contract).
-                        unsafe { (self.micro)(kc, a_ptr, b_ptr, ldb, tile) };
-                    };
                     for ir in (0..mc).step_by(mr) {
                         for jr in (0..nc).step_by(nr) {
-                            tile_at(ir, jr);
+                            let (b_ptr, ldb) = if jr < packed_from {
+                                // SAFETY: a full panel inside B: rows pc..pc+kc < k, columns
+                                // jc+jr..jc+jr+nr ≤ n, all inside `b` (caller contract).
+                                (unsafe { b.data.as_ptr().add(pc * b.rs + jc + jr) }, b.rs)
+                            } else {
+                                let panel = (jr - packed_from) / nr;
+                                (b_pack[panel * kc * nr..].as_ptr(), nr)
+                            };
+                            let tile = Tile {
+                                // SAFETY: row ic+ir < m, column jc+jr < n: inside C (caller
+                                // contract).
+                                c: unsafe { c_ptr.add((ic + ir) * ldc + jc + jr) },
+                                ldc,
+                                rows: mr.min(mc - ir),
+                                cols: nr.min(nc - jr),
+                                alpha,
+                                beta,
+                            };
+                            let a_ptr = a_pack[ir * kc..].as_ptr();
+                            // SAFETY: the A panel holds kc·mr packed floats at a_ptr; the B panel
+                            // holds kc rows of nr floats ldb apart (packed, or a full panel in
+                            // place); the tile's rows × cols lie inside C (m × n, row length ldc),
+                            // which no other thread accesses and which aliases neither panel
+                            // (the packs are ours, A and B are shared borrows); the CPU supports
+                            // the micro-kernel (caller contract).
+                            unsafe { (self.micro)(kc, a_ptr, b_ptr, ldb, tile) };
                         }
                     }
                 }
