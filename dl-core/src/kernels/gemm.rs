@@ -20,7 +20,9 @@
 //! of packed. On AVX-512, `A·Bᵀ` with both operands contiguous along `k` (Dense forward, Conv2d
 //! weight gradients), `k ≥ 64` and one side thin (≤ 16) or the other operand past L2 runs as
 //! 4 × 4 tiles of dot products with no packing at all (see `use_dot`). Elsewhere the transposed
-//! panels are packed through 8 × 8 register transposes (`transpose.rs`).
+//! panels are packed through 8 × 8 register transposes (`transpose.rs`). [`gemm_im2col`] is
+//! the same product with `B` the column matrix of a batch of images, its panels packed straight
+//! from the images (an implicit GEMM: the convolution's forward pass).
 //!
 //! # Threads
 //! The thread count comes from the environment variable `DL_NUM_THREADS` (default: all cores),
@@ -47,6 +49,7 @@
 mod micro;
 mod transpose;
 
+use super::im2col::BatchColumns;
 use super::pool::{MAX_WORKERS, POOL};
 use micro::{Micro, Tile};
 use std::cell::RefCell;
@@ -237,14 +240,9 @@ pub fn gemm(
     c: &mut [f32],
     ldc: usize,
 ) {
-    let threads = if m * n * k >= PARALLEL_MIN_MNK {
-        num_threads()
-    } else {
-        1
-    };
     gemm_threaded(
         Kernel::best(),
-        threads,
+        threads_for(m, n, k),
         ta,
         tb,
         m,
@@ -259,6 +257,106 @@ pub fn gemm(
         c,
         ldc,
     );
+}
+
+/// The threads [`gemm`] and [`gemm_im2col`] use for an `m × n × k` product: [`num_threads`] from
+/// [`PARALLEL_MIN_MNK`] multiply-adds on, else 1.
+fn threads_for(m: usize, n: usize, k: usize) -> usize {
+    if m * n * k >= PARALLEL_MIN_MNK {
+        num_threads()
+    } else {
+        1
+    }
+}
+
+/// `C[m×n] = alpha · A[m×k] · col + beta · C` where `col` (`k × n`) is the column matrix of a
+/// batch of images ([`BatchColumns`]: `k = C·K·K`, `n = N·OH·OW`): the convolution of the batch
+/// with the filters in the rows of `A` (row length `lda`), as [`gemm`] would compute it from the
+/// stored matrix — the same packed panels, tiles and threads, so the same bits — but with the
+/// panels of `B` packed straight from the images. See [`BatchColumns`] for an example.
+///
+/// # Panics
+/// As [`gemm`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_im2col(
+    m: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &BatchColumns,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let threads = threads_for(m, b.cols(), b.rows());
+    gemm_im2col_threaded(threads, m, alpha, a, lda, b, beta, c, ldc);
+}
+
+/// [`gemm_im2col`] split over `threads` threads, bit-identical at every count.
+#[allow(clippy::too_many_arguments)]
+fn gemm_im2col_threaded(
+    threads: usize,
+    m: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &BatchColumns,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let (n, k) = (b.cols(), b.rows());
+    assert!(
+        lda >= k.max(1) && ldc >= n.max(1),
+        "gemm: leading dimension too small"
+    );
+    assert!(a.len() >= needed(m, k, lda), "gemm: A too short");
+    assert!(c.len() >= needed(m, n, ldc), "gemm: C too short");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        scale(m, n, beta, c, ldc);
+        return;
+    }
+    let kernel = Kernel::best();
+    let plan = pick_tile(candidates(kernel).unwrap_or(&PORTABLE), m, n);
+    let a = Operand::new(a, (lda, 1));
+    run_blocks(
+        Path::Packed(plan),
+        threads,
+        (m, n, k),
+        alpha,
+        a,
+        Source::Columns(*b, 0),
+        beta,
+        c,
+        ldc,
+    );
+}
+
+/// The micro-kernel candidates of an own kernel (`None` for `matrixmultiply`).
+fn candidates(kernel: Kernel) -> Option<&'static [Candidate]> {
+    match kernel.0 {
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512 => Some(&AVX512),
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx2Fma => Some(&AVX2),
+        Kind::Portable => Some(&PORTABLE),
+        Kind::MatrixMultiply => None,
+    }
+}
+
+/// `C = beta·C` over `m × n` (the product of an empty depth); `beta = 0` does not read `C`.
+fn scale(m: usize, n: usize, beta: f32, c: &mut [f32], ldc: usize) {
+    for row in c.chunks_mut(ldc).take(m) {
+        let row = &mut row[..n];
+        if beta == 0.0 {
+            row.fill(0.0);
+        } else {
+            row.iter_mut().for_each(|v| *v *= beta);
+        }
+    }
 }
 
 /// [`gemm`] on a chosen [`Kernel`], on the calling thread only (for tests and benchmarks that
@@ -350,29 +448,14 @@ pub fn gemm_threaded(
     }
     num_threads();
     if k == 0 {
-        // C = beta·C; beta = 0 must not read C.
-        for row in c.chunks_mut(ldc).take(m) {
-            let row = &mut row[..n];
-            if beta == 0.0 {
-                row.fill(0.0);
-            } else {
-                row.iter_mut().for_each(|v| *v *= beta);
-            }
-        }
+        scale(m, n, beta, c, ldc);
         return;
     }
     let a = Operand::new(a, strides(ta, lda));
     let b = Operand::new(b, strides(tb, ldb));
-    let candidates: &[Candidate] = match kernel.0 {
-        #[cfg(target_arch = "x86_64")]
-        Kind::Avx512 => &AVX512,
-        #[cfg(target_arch = "x86_64")]
-        Kind::Avx2Fma => &AVX2,
-        Kind::Portable => &PORTABLE,
-        Kind::MatrixMultiply => {
-            matrixmultiply_sgemm(m, n, k, alpha, a, b, beta, c, ldc);
-            return;
-        }
+    let Some(candidates) = candidates(kernel) else {
+        matrixmultiply_sgemm(m, n, k, alpha, a, b, beta, c, ldc);
+        return;
     };
     // The path and tile are chosen for the whole product, never per block, so that every block
     // computes its elements exactly as the whole product on one thread would.
@@ -381,6 +464,36 @@ pub fn gemm_threaded(
         Kind::Avx512 if a.cs == 1 && b.rs == 1 && use_dot(m, n, k) => Path::Dot,
         _ => Path::Packed(pick_tile(candidates, m, n)),
     };
+    run_blocks(
+        path,
+        threads,
+        (m, n, k),
+        alpha,
+        a,
+        Source::Matrix(b),
+        beta,
+        c,
+        ldc,
+    );
+}
+
+/// Computes `C = alpha · op(A)·B + beta · C` (`m × n × k`, operands checked by the caller to hold
+/// their elements) along `path`, split into the blocks of [`Split`] over `threads` threads.
+///
+/// The path's kernel must come from a [`Kernel`] (which proves the CPU supports it), and a
+/// `Path::Dot` must come with a `Source::Matrix`.
+#[allow(clippy::too_many_arguments)]
+fn run_blocks(
+    path: Path,
+    threads: usize,
+    (m, n, k): (usize, usize, usize),
+    alpha: f32,
+    a: Operand,
+    b: Source,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
     let split = Split::new(m, n, path.tile(), threads.clamp(1, MAX_WORKERS + 1));
     let out = Out {
         c: c.as_mut_ptr(),
@@ -388,10 +501,10 @@ pub fn gemm_threaded(
     };
     let block = |part: usize| {
         let (rows, cols) = split.block(part);
-        // SAFETY: A, B and C were checked above to hold m × k, k × n and m × n elements; the
-        // blocks of `split` are disjoint and inside m × n, each is computed by exactly one call,
-        // and `c` stays mutably borrowed until all calls have returned; the path's kernel
-        // comes from a `Kernel`, which proves the CPU supports it.
+        // SAFETY: A, B and C were checked by the callers to hold m × k, k × n and m × n
+        // elements (`c` here); the blocks of `split` are disjoint and inside m × n, each is
+        // computed by exactly one call, and `c` stays mutably borrowed until all calls have
+        // returned; the path's kernel comes from a `Kernel`, which proves the CPU supports it.
         unsafe { path.run(rows, cols, k, alpha, a, b, beta, out) };
     };
     if split.parts == 1 {
@@ -422,6 +535,33 @@ impl<'a> Operand<'a> {
         Operand {
             data: &self.data[i * self.rs + j * self.cs..],
             ..self
+        }
+    }
+}
+
+/// The `B` operand: a stored matrix, or the column matrix of a batch of images packed straight
+/// from the images (with the column its column 0 stands for).
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Matrix(Operand<'a>),
+    Columns(BatchColumns<'a>, usize),
+}
+
+impl Source<'_> {
+    /// The operand whose column 0 is this one's column `j`.
+    fn shifted_cols(self, j: usize) -> Self {
+        match self {
+            Source::Matrix(b) => Source::Matrix(b.shifted(0, j)),
+            Source::Columns(cols, j0) => Source::Columns(cols, j0 + j),
+        }
+    }
+
+    /// Packs rows `p0..p0+kc` and columns `j0..j0+nc` into panels of `nr` columns, see
+    /// [`pack_b`].
+    fn pack(&self, dst: &mut [f32], p0: usize, j0: usize, kc: usize, nc: usize, nr: usize) {
+        match self {
+            Source::Matrix(b) => pack_b(dst, *b, p0, j0, kc, nc, nr),
+            Source::Columns(cols, first) => cols.pack(dst, p0, first + j0, kc, nc, nr),
         }
     }
 }
@@ -463,8 +603,8 @@ impl Path {
     ///
     /// # Safety
     /// `a`, `b` and `out` must hold the whole `m × k`, `k × n` and `m × n` operands, the block
-    /// must be inside `m × n`, no other thread may access the block during the call, and the CPU
-    /// must support the path's instructions.
+    /// must be inside `m × n`, no other thread may access the block during the call, the CPU
+    /// must support the path's instructions, and `Path::Dot` needs a `Source::Matrix`.
     #[allow(clippy::too_many_arguments)]
     unsafe fn run(
         self,
@@ -473,20 +613,26 @@ impl Path {
         k: usize,
         alpha: f32,
         a: Operand,
-        b: Operand,
+        b: Source,
         beta: f32,
         out: Out,
     ) {
         let (m, n) = (rows.len(), cols.len());
         let a = a.shifted(rows.start, 0);
-        let b = b.shifted(0, cols.start);
+        let b = b.shifted_cols(cols.start);
         // SAFETY: the block's corner is inside C (caller contract).
         let c = unsafe { out.c.add(rows.start * out.ldc + cols.start) };
-        match self {
+        match (self, b) {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: forwarded caller contract: C's m × n block at `c` is ours alone.
-            Path::Dot => unsafe { dot_avx512(m, n, k, alpha, a, b, beta, c, out.ldc) },
-            Path::Packed(plan) => PACKS.with(|packs| {
+            (Path::Dot, Source::Matrix(b)) => unsafe {
+                dot_avx512(m, n, k, alpha, a, b, beta, c, out.ldc)
+            },
+            #[cfg(target_arch = "x86_64")]
+            (Path::Dot, Source::Columns(..)) => {
+                unreachable!("invariant: only a stored B takes the dot-product path")
+            }
+            (Path::Packed(plan), b) => PACKS.with(|packs| {
                 let packs = &mut packs.borrow_mut();
                 // SAFETY: forwarded caller contract: C's m × n block at `c` is ours alone.
                 unsafe { plan.run(m, n, k, alpha, a, b, beta, c, out.ldc, packs) };
@@ -761,7 +907,7 @@ impl Plan {
         k: usize,
         alpha: f32,
         a: Operand,
-        b: Operand,
+        b: Source,
         beta: f32,
         c_ptr: *mut f32,
         ldc: usize,
@@ -780,7 +926,13 @@ impl Plan {
         // strides over too many rows at once, and streaming it row by row into the packed
         // buffer is faster (measured: 6 × 25088 × 75 and 16 × 4096 × 4096 run 2.5–3× faster
         // packed, 16 × 3200 × 150 1.3× faster in place).
-        let direct = b.cs == 1 && m.div_ceil(mr) <= 2 && k * n <= DIRECT_MAX_B;
+        let in_place = match b {
+            Source::Matrix(op) if op.cs == 1 && m.div_ceil(mr) <= 2 && k * n <= DIRECT_MAX_B => {
+                Some(op)
+            }
+            _ => None,
+        };
+        let direct = in_place.is_some();
         let b_cols = if direct {
             nr
         } else {
@@ -796,20 +948,23 @@ impl Plan {
                 // Pack the columns that are not read in place (all, or the last partial panel).
                 let packed_from = full_panels * nr;
                 if packed_from < nc {
-                    pack_b(b_pack, b, pc, jc + packed_from, kc, nc - packed_from, nr);
+                    b.pack(b_pack, pc, jc + packed_from, kc, nc - packed_from, nr);
                 }
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);
                     pack_a(a_pack, a, ic, pc, mc, kc, mr);
                     for ir in (0..mc).step_by(mr) {
                         for jr in (0..nc).step_by(nr) {
-                            let (b_ptr, ldb) = if jr < packed_from {
+                            let (b_ptr, ldb) = match in_place {
                                 // SAFETY: a full panel inside B: rows pc..pc+kc < k, columns
                                 // jc+jr..jc+jr+nr ≤ n, all inside `b` (caller contract).
-                                (unsafe { b.data.as_ptr().add(pc * b.rs + jc + jr) }, b.rs)
-                            } else {
-                                let panel = (jr - packed_from) / nr;
-                                (b_pack[panel * kc * nr..].as_ptr(), nr)
+                                Some(b) if jr < packed_from => {
+                                    (unsafe { b.data.as_ptr().add(pc * b.rs + jc + jr) }, b.rs)
+                                }
+                                _ => {
+                                    let panel = (jr - packed_from) / nr;
+                                    (b_pack[panel * kc * nr..].as_ptr(), nr)
+                                }
                             };
                             let tile = Tile {
                                 // SAFETY: row ic+ir < m, column jc+jr < n: inside C (caller
@@ -1170,7 +1325,18 @@ mod tests {
                                 // SAFETY: `check_on` sized a, b and c for the case; c is
                                 // borrowed mutably; the candidate set was detected on this CPU.
                                 unsafe {
-                                    plan.run(t.m, t.n, t.k, t.alpha, a, b, t.beta, c, ldc, packs)
+                                    plan.run(
+                                        t.m,
+                                        t.n,
+                                        t.k,
+                                        t.alpha,
+                                        a,
+                                        Source::Matrix(b),
+                                        t.beta,
+                                        c,
+                                        ldc,
+                                        packs,
+                                    )
                                 }
                             });
                         });
@@ -1206,6 +1372,69 @@ mod tests {
                     beta,
                 };
                 check(kernel, &case);
+            }
+        }
+    }
+
+    #[test]
+    fn products_with_a_batch_column_matrix_equal_those_with_the_stored_matrix() {
+        use crate::kernels::im2col::{BatchColumns, ConvGeom, im2col};
+        use crate::shape::Pad;
+        // (channels, height, width, kernel, stride, padding, batch): padding read or not, strides
+        // 1 to 4, output rows that cross the 32-column panels, depths past one `KC` block, and
+        // a batch wider than one packed B block (576 rows: kc = 192, 1344 columns a block).
+        for (ch, h, w, k, s, pad, batch) in [
+            (1, 3, 3, 2, 1, Pad::Explicit(1), 2),
+            (2, 10, 10, 3, 2, Pad::Explicit(1), 3),
+            (3, 13, 13, 5, 4, Pad::Same, 2),
+            (2, 6, 7, 2, 1, Pad::Same, 3),
+            (1, 7, 5, 3, 3, Pad::Explicit(2), 4),
+            (2, 9, 9, 3, 2, Pad::Valid, 2),
+            (4, 27, 27, 5, 1, Pad::Explicit(2), 2),
+            (64, 8, 8, 3, 1, Pad::Explicit(1), 24),
+            (7, 4, 4, 3, 1, Pad::Explicit(1), 5),
+        ] {
+            let g = ConvGeom::new(ch, h, w, k, s, pad).expect("test geometry fits");
+            let (rows, n) = (g.rows(), batch * g.pixels());
+            let x = values(batch * g.input_size(), 4);
+            let mut stored = vec![0.0; rows * n];
+            for (i, xs) in x.chunks_exact(g.input_size()).enumerate() {
+                im2col(&g, xs, &mut stored, n, i * g.pixels());
+            }
+            let mut scratch = vec![f32::NAN; 3];
+            let cols = BatchColumns::new(&g, &x, &mut scratch);
+            assert_eq!((cols.rows(), cols.cols()), (rows, n));
+            for m in [1, 5, 14, 33] {
+                let a = values(m * rows, 5);
+                let c0 = values(m * n, 6);
+                for threads in [1, 3] {
+                    let mut want = c0.clone();
+                    gemm_threaded(
+                        Kernel::best(),
+                        threads,
+                        Trans::N,
+                        Trans::N,
+                        m,
+                        n,
+                        rows,
+                        0.5,
+                        &a,
+                        rows,
+                        &stored,
+                        n,
+                        0.25,
+                        &mut want,
+                        n,
+                    );
+                    let mut got = c0.clone();
+                    gemm_im2col_threaded(threads, m, 0.5, &a, rows, &cols, 0.25, &mut got, n);
+                    assert!(
+                        got.iter()
+                            .zip(&want)
+                            .all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{g:?}, batch {batch}, m {m}, {threads} threads"
+                    );
+                }
             }
         }
     }

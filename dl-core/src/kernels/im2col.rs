@@ -107,10 +107,10 @@ impl ConvGeom {
     }
 }
 
-/// `dst.copy_from_slice(src)` for the short rows of small feature maps: rows of exactly 4 or 8
-/// values are one fixed-size move, other rows of 4 to 16 values two overlapping fixed-size
-/// blocks, inline, instead of one `memcpy` call each (which dominated `im2col` on LeNet's
-/// 10-wide rows).
+/// `dst.copy_from_slice(src)` for the short rows of small feature maps: rows of exactly 4, 8 or
+/// 16 values are one fixed-size move, other rows of 4 to 32 values two overlapping fixed-size
+/// blocks and shorter ones a loop, inline, instead of one `memcpy` call each (which dominated
+/// `im2col` on LeNet's 10-wide rows).
 #[inline(always)]
 fn copy_short(dst: &mut [f32], src: &[f32]) {
     /// Copies the first and the last `N` values (together: all of them when `N ≤ len ≤ 2N`).
@@ -134,8 +134,14 @@ fn copy_short(dst: &mut [f32], src: &[f32]) {
         4 => exact::<4>(dst, src),
         8 => exact::<8>(dst, src),
         16 => exact::<16>(dst, src),
+        17..=32 => two_blocks::<16>(dst, src),
         9..=15 => two_blocks::<8>(dst, src),
         5..8 => two_blocks::<4>(dst, src),
+        1..4 => {
+            for (d, v) in dst.iter_mut().zip(src) {
+                *d = *v;
+            }
+        }
         _ => dst.copy_from_slice(src),
     }
 }
@@ -238,19 +244,193 @@ pub fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32], ld: usize, offset: usize
         return;
     }
     let (hp, wp) = window_dims(g);
-    let (rows, cols) = inside(g, (hp, wp));
     with_plane(hp * wp, |xp| {
         xp.fill(0.0);
         for (c, xc) in x.chunks_exact(plane).enumerate() {
-            if cols > 0 {
-                for (r, src) in xc.chunks_exact(g.width).take(rows).enumerate() {
-                    let at = (r + g.pad_top) * wp + g.pad_left;
-                    copy_short(&mut xp[at..at + cols], &src[..cols]);
-                }
-            }
+            pad_channel(g, xc, xp);
             gather_channel(g, c, xp, wp, col, ld, offset);
         }
     });
+}
+
+/// Copies the part of channel plane `xc` that the windows read into the zero-padded plane `xp`
+/// (`hp × wp`, see [`window_dims`]), whose padding must already be zero.
+fn pad_channel(g: &ConvGeom, xc: &[f32], xp: &mut [f32]) {
+    let (hp, wp) = window_dims(g);
+    let (rows, cols) = inside(g, (hp, wp));
+    if cols > 0 {
+        for (r, src) in xc.chunks_exact(g.width).take(rows).enumerate() {
+            let at = (r + g.pad_top) * wp + g.pad_left;
+            copy_short(&mut xp[at..at + cols], &src[..cols]);
+        }
+    }
+}
+
+/// The column matrix of a batch of samples, `[C·K·K, N·OH·OW]` with sample `i` in the columns
+/// from `i·OH·OW` (what [`im2col`] writes with `ld = N·OH·OW`, `offset = i·OH·OW`), never
+/// stored: [`gemm_im2col`](crate::kernels::gemm::gemm_im2col) packs its panels straight from the
+/// images, so the matrix (`K·K` times the input) is neither written nor read back. Building a
+/// batch's matrix scatters every sample over all its rows, which cost as much as the GEMM itself
+/// on CIFAR AlexNet's 8 × 8 and 4 × 4 maps (bench/NOTES.md, section 16).
+///
+/// ```
+/// use dl_core::kernels::gemm::{gemm, gemm_im2col, Trans};
+/// use dl_core::kernels::im2col::{im2col, BatchColumns, ConvGeom};
+/// use dl_core::shape::Pad;
+/// // Two 1×3×3 samples, a 2×2 window with padding 1: 4 rows, 2 × 16 columns.
+/// let g = ConvGeom::new(1, 3, 3, 2, 1, Pad::Explicit(1)).unwrap();
+/// let x: Vec<f32> = (1..=18).map(|v| v as f32).collect();
+/// let mut scratch = Vec::new();
+/// let cols = BatchColumns::new(&g, &x, &mut scratch);
+/// assert_eq!((cols.rows(), cols.cols()), (4, 32));
+/// // W · col without the matrix equals W · col with it.
+/// let w = [1.0, -2.0, 0.5, 3.0];
+/// let mut y = vec![0.0; 32];
+/// gemm_im2col(1, 1.0, &w, 4, &cols, 0.0, &mut y, 32);
+/// let mut col = vec![0.0; 4 * 32];
+/// for (i, xs) in x.chunks_exact(9).enumerate() {
+///     im2col(&g, xs, &mut col, 32, i * 16);
+/// }
+/// let mut want = vec![0.0; 32];
+/// gemm(Trans::N, Trans::N, 1, 32, 4, 1.0, &w, 4, &col, 32, 0.0, &mut want, 32);
+/// assert_eq!(y, want);
+/// ```
+#[derive(Clone, Copy)]
+pub struct BatchColumns<'a> {
+    g: ConvGeom,
+    /// The samples as the windows read them: `C` planes of `hp × wp` values each (zero-padded
+    /// copies, or the input itself when no window reads padding).
+    data: &'a [f32],
+    hp: usize,
+    wp: usize,
+    samples: usize,
+}
+
+impl<'a> BatchColumns<'a> {
+    /// The column matrix of the samples in `x` (whole samples of `C·H·W` values). When the
+    /// windows read padding, the samples are first copied into zero-padded planes in `scratch`
+    /// (grown when too short, never shrunk); otherwise `x` is read in place.
+    ///
+    /// # Panics
+    /// If `x` is not a whole number of samples (a caller bug).
+    pub fn new(g: &ConvGeom, x: &'a [f32], scratch: &'a mut Vec<f32>) -> Self {
+        assert!(g.stride > 0, "im2col: stride must be positive");
+        let size = g.input_size();
+        assert!(
+            size > 0 && x.len().is_multiple_of(size),
+            "im2col: not a whole number of samples"
+        );
+        let samples = x.len() / size;
+        if g.pixels() == 0 || in_place(g) {
+            return BatchColumns {
+                g: *g,
+                data: x,
+                hp: g.height,
+                wp: g.width,
+                samples,
+            };
+        }
+        let (hp, wp) = window_dims(g);
+        let len = samples * g.channels * hp * wp;
+        if scratch.len() < len {
+            scratch.resize(len, 0.0);
+        }
+        let padded = &mut scratch[..len];
+        padded.fill(0.0);
+        for (xc, xp) in x
+            .chunks_exact(g.height * g.width)
+            .zip(padded.chunks_exact_mut(hp * wp))
+        {
+            pad_channel(g, xc, xp);
+        }
+        BatchColumns {
+            g: *g,
+            data: padded,
+            hp,
+            wp,
+            samples,
+        }
+    }
+
+    /// Rows of the matrix: `C·K·K`.
+    pub fn rows(&self) -> usize {
+        self.g.rows()
+    }
+
+    /// Columns of the matrix: `N·OH·OW`.
+    pub fn cols(&self) -> usize {
+        self.samples * self.g.pixels()
+    }
+
+    /// Packs rows `p0..p0 + kc` and columns `j0..j0 + nc` of the matrix into panels of `nr`
+    /// columns, the layout of the GEMM's packed `B`: element `(p, j)` of panel `q` at
+    /// `dst[(q·kc + p − p0)·nr + j − j0 − q·nr]`, the columns past `nc` of the last panel zero.
+    /// Each panel is filled run by run, a run being the columns of one output row (one short
+    /// copy per matrix row and run).
+    ///
+    /// # Panics
+    /// If the block is outside the matrix or `dst` holds fewer than `nc.div_ceil(nr)` panels.
+    pub(crate) fn pack(
+        &self,
+        dst: &mut [f32],
+        p0: usize,
+        j0: usize,
+        kc: usize,
+        nc: usize,
+        nr: usize,
+    ) {
+        assert!(
+            p0 + kc <= self.rows() && j0 + nc <= self.cols(),
+            "im2col: block outside the column matrix"
+        );
+        let g = &self.g;
+        let (k, s, ow, pixels) = (g.kernel, g.stride, g.out_w, g.pixels());
+        let plane = self.hp * self.wp;
+        let panels = nc.div_ceil(nr);
+        assert!(
+            dst.len() >= panels * kc * nr,
+            "im2col: packing buffer too short"
+        );
+        for (q, panel) in dst.chunks_exact_mut(kc * nr).take(panels).enumerate() {
+            let first = j0 + q * nr;
+            let width = nr.min(j0 + nc - first);
+            let mut d = 0;
+            while d < width {
+                let (sample, pixel) = ((first + d) / pixels, (first + d) % pixels);
+                let (oy, ox) = (pixel / ow, pixel % ow);
+                let len = (ow - ox).min(width - d);
+                // The run's first value in tap (c, ki, kj) is at `start + c·plane + ki·wp + kj`.
+                let start = sample * g.channels * plane + oy * s * self.wp + ox * s;
+                let (mut c, mut ki, mut kj) = (p0 / (k * k), p0 / k % k, p0 % k);
+                for row in panel.chunks_exact_mut(nr) {
+                    let src = &self.data[start + c * plane + ki * self.wp + kj..];
+                    let out = &mut row[d..d + len];
+                    if s == 1 {
+                        copy_short(out, &src[..len]);
+                    } else {
+                        for (o, v) in out.iter_mut().zip(src.iter().step_by(s)) {
+                            *o = *v;
+                        }
+                    }
+                    kj += 1;
+                    if kj == k {
+                        kj = 0;
+                        ki += 1;
+                        if ki == k {
+                            ki = 0;
+                            c += 1;
+                        }
+                    }
+                }
+                d += len;
+            }
+            if width < nr {
+                for row in panel.chunks_exact_mut(nr) {
+                    row[width..].fill(0.0);
+                }
+            }
+        }
+    }
 }
 
 /// Writes the `K·K` column-matrix rows of channel `c` from its (padded) plane `xp`, `wp` values

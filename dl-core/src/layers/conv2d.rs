@@ -1,9 +1,9 @@
-//! 2-D convolution, lowered to GEMM through `im2col`.
+//! 2-D convolution, lowered to GEMM through `im2col` (the forward pass without storing the matrix).
 
 use crate::init::{Init, uniform};
 use crate::kernels::conv_direct;
-use crate::kernels::gemm::{Trans, gemm};
-use crate::kernels::im2col::{ConvGeom, col2im, im2col};
+use crate::kernels::gemm::{Trans, gemm, gemm_im2col};
+use crate::kernels::im2col::{BatchColumns, ConvGeom, col2im, im2col};
 use crate::kernels::{BATCH_PARTS, run_batch_parts};
 use crate::layers::{Layer, Mode};
 use crate::param::{Param, ParamName, Parameters};
@@ -30,12 +30,12 @@ use std::fmt;
 ///   `fan_in = IN_C·K·K`). Keras `"same"` padding has no direct PyTorch equivalent when the total
 ///   padding is odd (it equals `F.pad` by `(pad_left, pad_right, pad_top, pad_bottom)` then a
 ///   valid convolution).
-/// - Computation: the batch's `im2col` matrix `[IN_C·K·K, N·OH·OW]` is built once per forward and
-///   all three directions are one GEMM each over the batch: `Y = W·col`, `dW = dY·colᵀ`,
-///   `dcol = Wᵀ·dY` followed by `col2im`. A training-mode forward keeps the matrix for the weight
-///   gradient, except in layers whose matrix exceeds 1 MiB per sample: those share one
-///   workspace per thread and rebuild their matrix in the backward pass (AlexNet's ImageNet
-///   convolutions: 281 MB of matrices at batch 16 become 112 MB). Stride-1 layers with at most 8
+/// - Computation: all three directions are one GEMM each over the batch's `im2col` matrix
+///   `col` `[IN_C·K·K, N·OH·OW]`: `Y = W·col`, `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by
+///   `col2im`. The forward pass never stores `col`: [`gemm_im2col`] packs its panels straight
+///   from the (zero-padded) images; the backward pass builds it for the two gradients. Layers
+///   whose matrix exceeds 1 MiB per sample share that workspace with each other, one per thread
+///   (AlexNet's ImageNet convolutions: 281 MB of matrices at batch 16 become 112 MB). Stride-1 layers with at most 8
 ///   output channels skip im2col and run the direct kernels of
 ///   [`conv_direct`](crate::kernels::conv_direct) instead ([`Conv2d::DIRECT`]); with at most 16,
 ///   the forward pass only ([`Conv2d::DIRECT_FORWARD`]).
@@ -77,11 +77,9 @@ pub struct Conv2d<
     pub weight: Param,
     /// `[OUT_C]`.
     pub bias: Param,
-    /// The batch's column matrix `[IN_C·K·K, N·OH·OW]`; after a backward with an input gradient,
-    /// the gradient of it.
+    /// Backward: the batch's column matrix `[IN_C·K·K, N·OH·OW]`, then the gradient of it.
+    /// Forward: the zero-padded input, when the windows read padding.
     col: Vec<f32>,
-    /// Whether `col` holds the column matrix of the last training-mode forward.
-    col_ready: bool,
     /// A `[OUT_C, N·OH·OW]` matrix: the output before the bias (forward), `dY` (backward).
     out: Vec<f32>,
 }
@@ -120,7 +118,6 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
             weight: Param::trainable(&[OUT_C, IN_C, K, K], w),
             bias: Param::trainable(&[OUT_C], b),
             col: Vec::new(),
-            col_ready: false,
             out: Vec::new(),
         }
     }
@@ -141,23 +138,18 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         }
     }
 
-    /// The forward pass of the samples in `x` into `y`: one GEMM, then the bias.
-    fn forward_chunk(&mut self, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
+    /// The forward pass of the batch `x` into `y` through [`gemm_im2col`], then the bias.
+    fn forward_gemm(&mut self, g: &ConvGeom, x: &[f32], y: &mut [f32]) {
         let (rows, p) = (g.rows(), g.pixels());
-        let np = x.len() / g.input_size() * p;
-        self.build_col(g, x);
+        let cols = BatchColumns::new(g, x, &mut self.col);
+        let np = cols.cols();
         grow(&mut self.out, OUT_C * np);
-        gemm(
-            Trans::N,
-            Trans::N,
+        gemm_im2col(
             OUT_C,
-            np,
-            rows,
             1.0,
             &self.weight.value,
             rows,
-            &self.col,
-            np,
+            &cols,
             0.0,
             &mut self.out,
             np,
@@ -264,8 +256,7 @@ const DIRECT_FORWARD_MAX_OUT_C: usize = 16;
 /// Layers whose column matrix holds at least this many values per sample (1 MiB) borrow their
 /// column matrix and GEMM output from one workspace per thread, shared by all such layers,
 /// instead of owning them: AlexNet's five ImageNet convolutions then need one matrix as large as
-/// the largest (112 MB at batch 16) instead of five (281 MB). The price is that their backward
-/// pass rebuilds the column matrix (im2col is a few per cent of their GEMMs).
+/// the largest (112 MB at batch 16) instead of five (281 MB).
 const SHARE_MIN_COL_VALUES: usize = 1 << 18;
 
 thread_local! {
@@ -282,9 +273,6 @@ fn swap_shared(col: &mut Vec<f32>, out: &mut Vec<f32>) {
         std::mem::swap(out, o);
     });
 }
-
-/// Most values of the column matrix an evaluation-mode forward builds at once (16 MiB).
-const EVAL_COL_VALUES: usize = 1 << 22;
 
 /// Resizes a workspace to `len` values (allocates only when it never held that many).
 fn grow(buf: &mut Vec<f32>, len: usize) {
@@ -318,7 +306,7 @@ impl<
     const OW: usize,
 > Layer<Chw<IN_C, H, W>, Chw<OUT_C, OH, OW>> for Conv2d<IN_C, OUT_C, K, S, P>
 {
-    fn forward(&mut self, x: &Act<Chw<IN_C, H, W>>, y: &mut Act<Chw<OUT_C, OH, OW>>, mode: Mode) {
+    fn forward(&mut self, x: &Act<Chw<IN_C, H, W>>, y: &mut Act<Chw<OUT_C, OH, OW>>, _: Mode) {
         const {
             assert!(
                 OH == shape::window_out_or_max(H, K, S, shape::pad_from_const(P))
@@ -328,7 +316,6 @@ impl<
         };
         let n = x.batch();
         y.set_batch(n);
-        self.col_ready = false;
         if n == 0 {
             return;
         }
@@ -352,29 +339,13 @@ impl<
             });
             return;
         }
-        // Training keeps the whole batch's column matrix for the weight gradient; evaluation
-        // bounds its workspace by going through the batch in chunks.
-        let chunk = match mode {
-            Mode::Train => n,
-            Mode::Eval => (EVAL_COL_VALUES / (g.rows() * g.pixels()).max(1)).clamp(1, n),
-        };
         let shared = g.rows() * g.pixels() >= SHARE_MIN_COL_VALUES;
         if shared {
             swap_shared(&mut self.col, &mut self.out);
         }
-        let (in_size, out_size) = (g.input_size(), OUT_C * g.pixels());
-        for (xs, ys) in x
-            .as_slice()
-            .chunks(chunk * in_size)
-            .zip(y.as_mut_slice().chunks_mut(chunk * out_size))
-        {
-            self.forward_chunk(&g, xs, ys);
-        }
+        self.forward_gemm(&g, x.as_slice(), y.as_mut_slice());
         if shared {
-            // Other layers will overwrite the shared matrix: the backward pass rebuilds it.
             swap_shared(&mut self.col, &mut self.out);
-        } else {
-            self.col_ready = mode == Mode::Train;
         }
     }
 
@@ -413,10 +384,7 @@ impl<
         if shared {
             swap_shared(&mut self.col, &mut self.out);
         }
-        if !self.col_ready {
-            // No training-mode forward kept the matrix (or a backward consumed it): rebuild it.
-            self.build_col(&g, x.as_slice());
-        }
+        self.build_col(&g, x.as_slice());
         // dY as [OUT_C, N·P], and the bias gradient as its row sums.
         grow(&mut self.out, OUT_C * np);
         for (i, ds) in dy.as_slice().chunks_exact(OUT_C * p).enumerate() {
@@ -460,7 +428,6 @@ impl<
                 &mut self.col,
                 np,
             );
-            self.col_ready = false;
             dx.set_batch(n);
             for (i, dxs) in dx
                 .as_mut_slice()
@@ -662,30 +629,6 @@ mod tests {
         conv.forward(&other, &mut y, Mode::Eval);
         conv.backward(&x, &y, &dy, None);
         assert_eq!(conv.weight.grad, gw);
-    }
-
-    #[test]
-    fn evaluation_in_chunks_matches_the_whole_batch_forward() {
-        // 400 column rows × 256 pixels per sample: an evaluation forward takes 40 samples at a
-        // time, so a batch of 100 goes through in chunks of 40, 40 and 20.
-        let mut r = rng(6);
-        let mut conv = Conv2d::<16, 2, 5>::new(&mut r);
-        assert_eq!(EVAL_COL_VALUES / (16 * 25 * 256), 40);
-        let data: Vec<f32> = (0..100 * 16 * 20 * 20)
-            .map(|_| r.random_range(-1.0..1.0))
-            .collect();
-        let x = Act::<Chw<16, 20, 20>>::from_vec(data).unwrap();
-        let mut whole = Act::<Chw<2, 16, 16>>::default();
-        conv.forward(&x, &mut whole, Mode::Train);
-        let mut chunked = Act::<Chw<2, 16, 16>>::default();
-        conv.forward(&x, &mut chunked, Mode::Eval);
-        for (a, b) in whole.as_slice().iter().zip(chunked.as_slice()) {
-            assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "{a} vs {b}");
-        }
-        let want = reference(&conv, &x.as_slice()[99 * 6400..], (20, 20), (16, 16));
-        for (a, b) in chunked.sample(99).iter().zip(&want) {
-            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
-        }
     }
 
     #[test]
