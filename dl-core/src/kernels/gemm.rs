@@ -17,9 +17,11 @@
 //! the compiler vectorises (`NR = 8`); the tile (`MR` rows, one or two vector widths of columns)
 //! is picked per call to waste the fewest lanes on small `m` or `n`. When `m` fits in at most two
 //! panels and a row-major `B` is small (≤ 1 Mi floats), full `B` panels are read in place instead
-//! of packed. On AVX-512, `A·Bᵀ` with both operands contiguous along `k` (Dense forward, Conv2d
-//! weight gradients), `k ≥ 64` and one side thin (≤ 16) or the other operand past L2 runs as
-//! 4 × 4 tiles of dot products with no packing at all (see `use_dot`). Elsewhere the transposed
+//! of packed. `A·Bᵀ` with both operands contiguous along `k`, a thin `A` (16 to 160 rows: a
+//! Dense forward's batch) and a large `B` (its weights) runs as `(B·Aᵀ)ᵀ`, the weights streamed
+//! once through deep depth blocks (see `use_transposed`). On AVX-512, other such products with
+//! `k ≥ 64` and one side thin (≤ 16) or the other operand past L2 (Conv2d weight gradients) run
+//! as 4 × 4 tiles of dot products with no packing at all (see `use_dot`). Elsewhere the transposed
 //! panels are packed through 8 × 8 register transposes (`transpose.rs`). [`gemm_im2col`] is
 //! the same product with `B` the column matrix of a batch of images, its panels packed straight
 //! from the images (an implicit GEMM: the convolution's forward pass).
@@ -459,9 +461,13 @@ pub fn gemm_threaded(
     };
     // The path and tile are chosen for the whole product, never per block, so that every block
     // computes its elements exactly as the whole product on one thread would.
+    let along_k = a.cs == 1 && b.rs == 1;
     let path = match kernel.0 {
+        _ if along_k && use_transposed(m, n, k) => {
+            Path::Transposed(pick_tile(candidates, n, m).streaming())
+        }
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx512 if a.cs == 1 && b.rs == 1 && use_dot(m, n, k) => Path::Dot,
+        Kind::Avx512 if along_k && use_dot(m, n, k) => Path::Dot,
         _ => Path::Packed(pick_tile(candidates, m, n)),
     };
     run_blocks(
@@ -481,7 +487,7 @@ pub fn gemm_threaded(
 /// their elements) along `path`, split into the blocks of [`Split`] over `threads` threads.
 ///
 /// The path's kernel must come from a [`Kernel`] (which proves the CPU supports it), and a
-/// `Path::Dot` must come with a `Source::Matrix`.
+/// `Path::Dot` or a `Path::Transposed` must come with a `Source::Matrix`.
 #[allow(clippy::too_many_arguments)]
 fn run_blocks(
     path: Path,
@@ -586,6 +592,10 @@ enum Path {
     Dot,
     /// Packed panels and a register-tiled micro-kernel, see [`Plan::run`].
     Packed(Plan),
+    /// `A·Bᵀ` as `(B·Aᵀ)ᵀ`: the plan (on the swapped operands) computes each block's transpose
+    /// into a thread-local buffer, which is then written transposed into `C`; see
+    /// [`use_transposed`].
+    Transposed(Plan),
 }
 
 impl Path {
@@ -596,6 +606,7 @@ impl Path {
             #[cfg(target_arch = "x86_64")]
             Path::Dot => (micro::avx512_dot::T, micro::avx512_dot::T),
             Path::Packed(plan) => (plan.mr, plan.nr),
+            Path::Transposed(plan) => (plan.nr, plan.mr),
         }
     }
 
@@ -604,7 +615,8 @@ impl Path {
     /// # Safety
     /// `a`, `b` and `out` must hold the whole `m × k`, `k × n` and `m × n` operands, the block
     /// must be inside `m × n`, no other thread may access the block during the call, the CPU
-    /// must support the path's instructions, and `Path::Dot` needs a `Source::Matrix`.
+    /// must support the path's instructions, and `Path::Dot` and `Path::Transposed` need a
+    /// `Source::Matrix`.
     #[allow(clippy::too_many_arguments)]
     unsafe fn run(
         self,
@@ -631,6 +643,48 @@ impl Path {
             #[cfg(target_arch = "x86_64")]
             (Path::Dot, Source::Columns(..)) => {
                 unreachable!("invariant: only a stored B takes the dot-product path")
+            }
+            (Path::Transposed(plan), Source::Matrix(b)) => PACKS.with(|packs| {
+                let packs = &mut packs.borrow_mut();
+                // Bᵀ's rows and Aᵀ as the operands of T = alpha · Bᵀ·Aᵀ (n × m).
+                let bt = Operand::new(b.data, (b.cs, b.rs));
+                let at = Operand::new(a.data, (a.cs, a.rs));
+                let mut t = std::mem::take(&mut packs.t);
+                let tt = aligned(&mut t, n * m);
+                // SAFETY: `bt` and `at` hold n × k and k × m elements (forwarded caller contract
+                // on B and A); `tt` holds n rows of m floats, is ours alone and aliases no
+                // operand; the CPU supports the plan's micro-kernel (caller contract).
+                unsafe {
+                    plan.run(
+                        n,
+                        m,
+                        k,
+                        alpha,
+                        bt,
+                        Source::Matrix(at),
+                        0.0,
+                        tt.as_mut_ptr(),
+                        m,
+                        packs,
+                    )
+                };
+                for i in 0..m {
+                    // SAFETY: row i < m of C's m × n block at `c` (row length `out.ldc`), which
+                    // no other thread accesses (caller contract).
+                    let row = unsafe { std::slice::from_raw_parts_mut(c.add(i * out.ldc), n) };
+                    let col = tt[i..].iter().step_by(m);
+                    if beta == 0.0 {
+                        row.iter_mut().zip(col).for_each(|(c, &v)| *c = v);
+                    } else {
+                        row.iter_mut()
+                            .zip(col)
+                            .for_each(|(c, &v)| *c = v + beta * *c);
+                    }
+                }
+                packs.t = t;
+            }),
+            (Path::Transposed(_), Source::Columns(..)) => {
+                unreachable!("invariant: only a stored B takes the transposed path")
             }
             (Path::Packed(plan), b) => PACKS.with(|packs| {
                 let packs = &mut packs.borrow_mut();
@@ -724,12 +778,32 @@ fn matrixmultiply_sgemm(
 /// a copy of both operands for every 16 or fewer outputs per value), or the other operand is
 /// large (`k` × the long side ≥ 1 Mi floats, past L2: packing would stream it through memory
 /// twice). Measured on the models' shapes, alternating both paths (bench/NOTES.md, section 10):
-/// 100 × 128 × 784 runs 60 → 78 GFLOP/s packed, 16 × 150 × 3200 runs 45 → 31.
+/// 100 × 128 × 784 runs 60 → 78 GFLOP/s packed, 16 × 150 × 3200 runs 45 → 31. Products that
+/// [`use_transposed`] takes never get here.
 fn use_dot(m: usize, n: usize, k: usize) -> bool {
     let (thin, long) = (m.min(n), m.max(n));
     k >= DOT_MIN_K
         && (thin <= DOT_MAX_THIN || (thin <= DOT_MAX_SIDE && k * long >= DOT_MIN_STREAMED))
 }
+
+/// Whether `A·Bᵀ` (both contiguous along `k`) runs as [`Path::Transposed`]: `A` thin
+/// ([`TRANSPOSED_MIN_M`] to [`DOT_MAX_SIDE`] rows, the batch of a Dense forward) and `B` at
+/// least as long and large ([`DOT_MIN_STREAMED`] floats or more: the layer's weights). Its rows
+/// then become the packed `A` panels of `B·Aᵀ`, which stream through the micro-kernel once, in
+/// deep depth blocks ([`STREAM_KC`]) with `Aᵀ` packed into an L2-resident block. Measured on
+/// this path against the dot products (bench/NOTES.md, section 17): 32 × 4096 × 4096 43 → 70
+/// GFLOP/s, 16 × 4096 × 9216 43 → 48; with fewer than 16 rows the tile wastes lanes and the dot
+/// products stay faster.
+fn use_transposed(m: usize, n: usize, k: usize) -> bool {
+    (TRANSPOSED_MIN_M..=DOT_MAX_SIDE).contains(&m) && n >= m && n * k >= DOT_MIN_STREAMED
+}
+
+/// See [`use_transposed`].
+const TRANSPOSED_MIN_M: usize = 16;
+/// Depth block of [`Path::Transposed`].
+const STREAM_KC: usize = 2048;
+/// Rows of the swapped `A` (the weights) packed at once in [`Path::Transposed`].
+const STREAM_MC: usize = 48;
 
 /// See [`use_dot`].
 const DOT_MIN_K: usize = 64;
@@ -852,21 +926,25 @@ fn pick_tile(candidates: &[Candidate], m: usize, n: usize) -> Plan {
             best = cand;
         }
     }
-    Plan {
-        mr: best.0,
-        nr: best.1,
-        micro: best.3,
-    }
+    Plan::new(best)
 }
 
-/// Packing buffers, grown to the largest shape seen on this thread and reused.
+/// Packing buffers, and the transposed result of [`Path::Transposed`], grown to the largest
+/// shape seen on this thread and reused.
 struct Packs {
     a: Vec<f32>,
     b: Vec<f32>,
+    t: Vec<f32>,
 }
 
 thread_local! {
-    static PACKS: RefCell<Packs> = const { RefCell::new(Packs { a: Vec::new(), b: Vec::new() }) };
+    static PACKS: RefCell<Packs> = const {
+        RefCell::new(Packs {
+            a: Vec::new(),
+            b: Vec::new(),
+            t: Vec::new(),
+        })
+    };
 }
 
 /// `len` floats of `v` starting on a 64-byte boundary, growing `v` if needed.
@@ -878,15 +956,41 @@ fn aligned(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
     &mut v[off..off + len]
 }
 
-/// A blocking plan: tile height and width and the micro-kernel.
+/// A blocking plan: tile height and width, the micro-kernel, and the largest depth and row
+/// blocks.
 #[derive(Clone, Copy)]
 struct Plan {
     mr: usize,
     nr: usize,
     micro: Micro,
+    /// Largest depth block ([`KC`], or [`STREAM_KC`]).
+    kc: usize,
+    /// Rows of `A` packed at once ([`MC`] or [`STREAM_MC`], rounded down to a multiple of `mr`).
+    mc: usize,
 }
 
 impl Plan {
+    /// The plan of a candidate tile with the default blocking ([`KC`], [`MC`]).
+    fn new(&(mr, nr, _, micro): &Candidate) -> Plan {
+        Plan {
+            mr,
+            nr,
+            micro,
+            kc: KC,
+            mc: MC / mr * mr,
+        }
+    }
+
+    /// The same tile with the blocking of [`Path::Transposed`]: deep depth blocks
+    /// ([`STREAM_KC`]) over few rows ([`STREAM_MC`]).
+    fn streaming(self) -> Plan {
+        Plan {
+            kc: STREAM_KC,
+            mc: (STREAM_MC / self.mr * self.mr).max(self.mr),
+            ..self
+        }
+    }
+
     /// The blocked product: column blocks of `B` ([`block_cols`]), `KC` depth blocks with a packed
     /// `B` block, `MC` row blocks with a packed `A` block, then the `MR` × `NR` tiles band by
     /// band: each `MR`-row panel of `A` (in L1) sweeps the `B` block (in L2) left to right, so
@@ -913,12 +1017,14 @@ impl Plan {
         ldc: usize,
         packs: &mut Packs,
     ) {
-        let (mr, nr) = (self.mr, self.nr);
-        let mc_max = MC / mr * mr;
+        let (mr, nr, mc_max) = (self.mr, self.nr, self.mc);
         // Depth blocks of about equal size (784 = 208 + 208 + 208 + 160, not 3 × 256 + 16: a last
         // block that reads and writes all of C for a few multiply-adds), a multiple of 16 so
         // that the packing reads stay aligned to the rows' 64-byte lines.
-        let kc_max = k.div_ceil(k.div_ceil(KC)).next_multiple_of(16).min(KC);
+        let kc_max = k
+            .div_ceil(k.div_ceil(self.kc))
+            .next_multiple_of(16)
+            .min(self.kc);
         let nc_max = block_cols(kc_max);
         let a_pack = aligned(&mut packs.a, mc_max.min(m.div_ceil(mr) * mr) * kc_max);
         // B is read in place when it is row-major, each panel is used at most twice, and B is
@@ -1301,8 +1407,8 @@ mod tests {
             }
         }
         for (set, candidates) in sets {
-            for &(mr, nr, _, micro) in candidates {
-                let plan = Plan { mr, nr, micro };
+            for cand @ &(mr, nr, _, _) in candidates {
+                let plan = Plan::new(cand);
                 let name = format!("{set} {mr}×{nr}");
                 for (ta, tb) in TRANS {
                     for (m, n, k) in [(1, 1, 1), (mr, nr, 7), (2 * mr + 1, 3 * nr - 1, 70)] {
@@ -1434,6 +1540,52 @@ mod tests {
                             .all(|(x, y)| x.to_bits() == y.to_bits()),
                         "{g:?}, batch {batch}, m {m}, {threads} threads"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_transposed_path_matches_an_f64_product() {
+        // `A·Bᵀ` as `(B·Aᵀ)ᵀ`, forced on each instruction set's tile for the swapped product
+        // (the models' shapes are too large for an unoptimised test build): ragged tiles, depth
+        // past one STREAM_KC block, rows of B past STREAM_MC, 1 and 3 threads, beta = 0 and 1.
+        let mut sets: Vec<(&str, &[Candidate])> = vec![("portable", &PORTABLE)];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if Kernel::avx512().is_some() {
+                sets.push(("avx512", &AVX512));
+            }
+            if Kernel::avx2_fma().is_some() {
+                sets.push(("avx2+fma", &AVX2));
+            }
+        }
+        assert!(use_transposed(32, 4096, 4096) && !use_transposed(15, 4096, 4096));
+        for (set, candidates) in sets {
+            for (m, n, k) in [
+                (5, 3, 9),
+                (17, 70, STREAM_KC + 37),
+                (40, 2 * STREAM_MC + 5, 30),
+            ] {
+                let path = Path::Transposed(pick_tile(candidates, n, m).streaming());
+                for (threads, beta) in [(1, 0.0), (3, 1.0)] {
+                    let case = Case {
+                        ta: Trans::N,
+                        tb: Trans::T,
+                        m,
+                        n,
+                        k,
+                        pad: 3,
+                        alpha: 0.75,
+                        beta,
+                    };
+                    let name = format!("{set} {m}×{n}×{k} threads={threads}");
+                    check_on(&name, &case, &mut |t, a, lda, b, ldb, c, ldc| {
+                        let a = Operand::new(a, strides(t.ta, lda));
+                        let b = Source::Matrix(Operand::new(b, strides(t.tb, ldb)));
+                        let mnk = (t.m, t.n, t.k);
+                        run_blocks(path, threads, mnk, t.alpha, a, b, t.beta, c, ldc);
+                    });
                 }
             }
         }
