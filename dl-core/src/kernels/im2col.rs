@@ -404,14 +404,7 @@ impl<'a> BatchColumns<'a> {
                 let (mut c, mut ki, mut kj) = (p0 / (k * k), p0 / k % k, p0 % k);
                 for row in panel.chunks_exact_mut(nr) {
                     let src = &self.data[start + c * plane + ki * self.wp + kj..];
-                    let out = &mut row[d..d + len];
-                    if s == 1 {
-                        copy_short(out, &src[..len]);
-                    } else {
-                        for (o, v) in out.iter_mut().zip(src.iter().step_by(s)) {
-                            *o = *v;
-                        }
-                    }
+                    copy_run(&mut row[d..d + len], src, s);
                     kj += 1;
                     if kj == k {
                         kj = 0;
@@ -429,6 +422,49 @@ impl<'a> BatchColumns<'a> {
                     row[width..].fill(0.0);
                 }
             }
+        }
+    }
+
+    /// Writes the whole matrix into `col` (row `r` at `col[r·ld..][..self.cols()]`), row by row:
+    /// each matrix row is written as one sequential run over the batch. (Calling [`im2col`]
+    /// sample by sample writes a sample into every row at once, `C·K·K` interleaved write
+    /// streams that missed the caches: 10% of a LeNet-5 training step, bench/NOTES.md section
+    /// 18.)
+    ///
+    /// # Panics
+    /// If `ld < self.cols()` or `col` cannot hold the rows (a caller bug).
+    pub fn write(&self, col: &mut [f32], ld: usize) {
+        let (g, n) = (&self.g, self.cols());
+        assert!(
+            ld >= n && (self.rows() == 0 || col.len() >= (self.rows() - 1) * ld + n),
+            "im2col: column matrix too short"
+        );
+        if n == 0 {
+            return;
+        }
+        let (k, s, ow) = (g.kernel, g.stride, g.out_w);
+        let plane = self.hp * self.wp;
+        let sample = g.channels * plane;
+        for (r, row) in col.chunks_mut(ld).take(self.rows()).enumerate() {
+            let (c, ki, kj) = (r / (k * k), r / k % k, r % k);
+            let tap = &self.data[c * plane + ki * self.wp + kj..];
+            for (i, runs) in row[..n].chunks_exact_mut(g.pixels()).enumerate() {
+                for (oy, out) in runs.chunks_exact_mut(ow).enumerate() {
+                    copy_run(out, &tap[i * sample + oy * s * self.wp..], s);
+                }
+            }
+        }
+    }
+}
+
+/// `out[i] = src[i·s]` for every `i < out.len()`: one output-row run of a column-matrix row.
+#[inline(always)]
+fn copy_run(out: &mut [f32], src: &[f32], s: usize) {
+    if s == 1 {
+        copy_short(out, &src[..out.len()]);
+    } else {
+        for (o, v) in out.iter_mut().zip(src.iter().step_by(s)) {
+            *o = *v;
         }
     }
 }
@@ -588,6 +624,24 @@ mod tests {
 
     fn values(n: usize, seed: f32) -> Vec<f32> {
         (0..n).map(|i| ((i as f32 + seed) * 0.7).sin()).collect()
+    }
+
+    #[test]
+    fn the_batch_matrix_is_the_samples_matrices_side_by_side() {
+        for g in geometries() {
+            let batch = 3;
+            let x = values(batch * g.input_size(), 0.9);
+            let (p, ld) = (g.pixels(), batch * g.pixels() + 5);
+            let mut want = vec![7.0; g.rows() * ld];
+            for (i, xs) in x.chunks_exact(g.input_size()).enumerate() {
+                im2col(&g, xs, &mut want, ld, i * p);
+            }
+            let mut scratch = Vec::new();
+            let cols = BatchColumns::new(&g, &x, &mut scratch);
+            let mut got = vec![7.0; g.rows() * ld];
+            cols.write(&mut got, ld);
+            assert_eq!(got, want, "{g:?}");
+        }
     }
 
     #[test]
