@@ -21,6 +21,7 @@ pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
 use crate::error::{Error, Result};
+use crate::kernels::run_batch_parts;
 use crate::param::Parameters;
 
 /// Updates parameters from their gradients.
@@ -64,6 +65,14 @@ pub trait Optimizer {
 /// A named per-parameter buffer and its initial value (`("exp_avg", 0.0)`).
 type Kind = (&'static str, f32);
 
+/// Most buffers an optimizer keeps per parameter (Adam with AMSGrad, centered RMSprop with
+/// momentum: three).
+const MAX_KINDS: usize = 3;
+
+/// Parameters with at least this many values (64 Ki) are updated in two halves on the worker
+/// pool, see [`Slots::step`]; for smaller ones waking a worker costs more than the update.
+const PARALLEL_MIN_VALUES: usize = 1 << 16;
+
 /// The state shared by every optimizer: the step count and, per trainable parameter (in visiting
 /// order), its name and one buffer per [`Kind`].
 #[derive(Clone, Debug, Default)]
@@ -106,12 +115,22 @@ impl Slots {
     /// Counts a step and calls `update(t, value, grad, buffers)` for every trainable parameter,
     /// `t` being the 1-based step number. Buffers are allocated on the first step, or afresh when
     /// `params` is not the set of parameters they were made for.
+    ///
+    /// Every update is elementwise, so a parameter of at least [`PARALLEL_MIN_VALUES`] values is
+    /// updated in two halves (value, gradient and buffers cut at the same index) on the worker
+    /// pool ([`run_batch_parts`]): the same bits at any thread count, and at 2 threads twice the
+    /// memory bandwidth for a step that only streams memory (Adam over AlexNet CIFAR's 23 M
+    /// parameters reads and writes 650 MB: 15% of its training step at 1 thread).
     fn step(
         &mut self,
         params: &mut dyn Parameters,
         kinds: &[Kind],
-        mut update: impl FnMut(u64, &mut [f32], &[f32], &mut [Vec<f32>]),
+        update: impl Fn(u64, &mut [f32], &[f32], &mut [&mut [f32]]) + Sync,
     ) {
+        assert!(
+            kinds.len() <= MAX_KINDS,
+            "invariant: at most {MAX_KINDS} buffers per parameter"
+        );
         if !self.fits(params, kinds) {
             self.reset(params, kinds);
         }
@@ -124,7 +143,25 @@ impl Slots {
                     .next()
                     .expect("invariant: one slot per trainable parameter");
                 let (value, grad) = p.value_and_grad();
-                update(t, value, grad, bufs);
+                let mid = if value.len() >= PARALLEL_MIN_VALUES {
+                    (value.len() / 2).next_multiple_of(16)
+                } else {
+                    value.len()
+                };
+                let (v0, v1) = value.split_at_mut(mid);
+                let (g0, g1) = grad.split_at(mid);
+                let k = bufs.len();
+                let (mut b0, mut b1): ([&mut [f32]; MAX_KINDS], [&mut [f32]; MAX_KINDS]) =
+                    Default::default();
+                for ((b, lo), hi) in bufs.iter_mut().zip(&mut b0).zip(&mut b1) {
+                    (*lo, *hi) = b.split_at_mut(mid);
+                }
+                if v1.is_empty() {
+                    update(t, v0, g0, &mut b0[..k]);
+                } else {
+                    let halves = [(v0, g0, b0), (v1, g1, b1)].into_iter();
+                    run_batch_parts(halves, &|(v, g, mut b)| update(t, v, g, &mut b[..k]));
+                }
             }
         });
     }
@@ -253,6 +290,7 @@ fn unit(opt: &str, what: &str, value: f32) -> Result<()> {
 mod tests {
     use super::*;
     use crate::layers::Dense;
+    use crate::param::{Param, ParamName};
     use rand::{Rng, SeedableRng};
 
     fn model(seed: u64) -> Dense<3, 2> {
@@ -262,6 +300,70 @@ mod tests {
     fn set_grads(d: &mut Dense<3, 2>, rng: &mut impl Rng) {
         for g in d.weight.grad.iter_mut().chain(&mut d.bias.grad) {
             *g = rng.random_range(-1.0..1.0);
+        }
+    }
+
+    /// Parameters as plain lists (one parameter per list entry).
+    struct Plain(Vec<Param>);
+
+    impl Parameters for Plain {
+        fn visit(&self, f: &mut dyn FnMut(ParamName<'_>, &Param)) {
+            for p in &self.0 {
+                f(ParamName::local("p"), p);
+            }
+        }
+        fn visit_mut(&mut self, f: &mut dyn FnMut(ParamName<'_>, &mut Param)) {
+            for p in &mut self.0 {
+                f(ParamName::local("p"), p);
+            }
+        }
+    }
+
+    #[test]
+    fn large_parameters_updated_in_halves_match_an_update_in_one_pass() {
+        // One parameter of 70 000 values (past PARALLEL_MIN_VALUES: two halves on the pool)
+        // against the same values as two parameters of 35 000 (each updated in one pass).
+        const N: usize = 70_000;
+        const { assert!(N >= PARALLEL_MIN_VALUES && N / 2 < PARALLEL_MIN_VALUES) };
+        type Make = fn() -> Box<dyn Optimizer>;
+        let optimizers: [(&str, Make); 5] = [
+            ("adam amsgrad", || Box::new(Adam::new(0.01).amsgrad(true))),
+            ("adamw", || Box::new(Adam::adamw(0.01))),
+            ("sgd nesterov", || {
+                Box::new(Sgd::new(0.1).momentum(0.9).nesterov(true))
+            }),
+            ("adagrad", || Box::new(Adagrad::new(0.1))),
+            ("rmsprop", || {
+                Box::new(RmsProp::new(0.01).momentum(0.5).centered(true))
+            }),
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let init: Vec<f32> = (0..N).map(|_| rng.random_range(-1.0..1.0)).collect();
+        for (name, make) in optimizers {
+            let (mut whole, mut split) = (make(), make());
+            let mut one = Plain(vec![Param::trainable(&[N], init.clone())]);
+            let mut two = Plain(
+                init.chunks(N / 2)
+                    .map(|c| Param::trainable(&[N / 2], c.to_vec()))
+                    .collect(),
+            );
+            for _ in 0..3 {
+                let grad: Vec<f32> = (0..N).map(|_| rng.random_range(-1.0..1.0)).collect();
+                one.0[0].grad.copy_from_slice(&grad);
+                for (p, g) in two.0.iter_mut().zip(grad.chunks(N / 2)) {
+                    p.grad.copy_from_slice(g);
+                }
+                whole.step(&mut one);
+                split.step(&mut two);
+                let joined: Vec<u32> = two
+                    .0
+                    .iter()
+                    .flat_map(|p| &p.value)
+                    .map(|v| v.to_bits())
+                    .collect();
+                let bits: Vec<u32> = one.0[0].value.iter().map(|v| v.to_bits()).collect();
+                assert!(bits == joined, "{name}");
+            }
         }
     }
 
