@@ -27,6 +27,7 @@
 //! assert_eq!(&col[12..], &[5.0, 6.0, 8.0, 9.0]); // bottom-right tap
 //! ```
 
+use super::{BATCH_PARTS, run_batch_parts};
 use crate::shape::{Pad, pads, window_out};
 use std::cell::RefCell;
 
@@ -336,13 +337,21 @@ impl<'a> BatchColumns<'a> {
             scratch.resize(len, 0.0);
         }
         let padded = &mut scratch[..len];
-        padded.fill(0.0);
-        for (xc, xp) in x
-            .chunks_exact(g.height * g.width)
-            .zip(padded.chunks_exact_mut(hp * wp))
-        {
-            pad_channel(g, xc, xp);
-        }
+        // The samples in BATCH_PARTS blocks on the worker pool.
+        let chunk = samples.div_ceil(BATCH_PARTS).max(1);
+        let parts = x
+            .chunks(chunk * size)
+            .zip(padded.chunks_mut(chunk * g.channels * hp * wp));
+        run_batch_parts(parts, &|(xs, xps): (&[f32], &mut [f32])| {
+            xps.fill(0.0);
+            for (xc, xp) in xs
+                .chunks_exact(g.height * g.width)
+                .zip(xps.chunks_exact_mut(hp * wp))
+            {
+                pad_channel(g, xc, xp);
+            }
+        });
+        let padded = &scratch[..len];
         BatchColumns {
             g: *g,
             data: padded,
@@ -426,7 +435,8 @@ impl<'a> BatchColumns<'a> {
     }
 
     /// Writes the whole matrix into `col` (row `r` at `col[r·ld..][..self.cols()]`), row by row:
-    /// each matrix row is written as one sequential run over the batch. (Calling [`im2col`]
+    /// each matrix row is written as one sequential run over the batch, the rows in
+    /// [`BATCH_PARTS`] blocks on the worker pool. (Calling [`im2col`]
     /// sample by sample writes a sample into every row at once, `C·K·K` interleaved write
     /// streams that missed the caches: 10% of a LeNet-5 training step, bench/NOTES.md section
     /// 18.)
@@ -439,21 +449,28 @@ impl<'a> BatchColumns<'a> {
             ld >= n && (self.rows() == 0 || col.len() >= (self.rows() - 1) * ld + n),
             "im2col: column matrix too short"
         );
-        if n == 0 {
+        if n == 0 || self.rows() == 0 {
             return;
         }
         let (k, s, ow) = (g.kernel, g.stride, g.out_w);
         let plane = self.hp * self.wp;
         let sample = g.channels * plane;
-        for (r, row) in col.chunks_mut(ld).take(self.rows()).enumerate() {
-            let (c, ki, kj) = (r / (k * k), r / k % k, r % k);
-            let tap = &self.data[c * plane + ki * self.wp + kj..];
-            for (i, runs) in row[..n].chunks_exact_mut(g.pixels()).enumerate() {
-                for (oy, out) in runs.chunks_exact_mut(ow).enumerate() {
-                    copy_run(out, &tap[i * sample + oy * s * self.wp..], s);
+        // The rows in BATCH_PARTS blocks, on the worker pool (each row depends on nothing else).
+        let block = self.rows().div_ceil(BATCH_PARTS);
+        let parts = col.chunks_mut(block * ld).enumerate();
+        run_batch_parts(parts, &|(part, rows): (usize, &mut [f32])| {
+            let first = part * block;
+            let count = block.min(self.rows() - first);
+            for (r, row) in (first..).zip(rows.chunks_mut(ld).take(count)) {
+                let (c, ki, kj) = (r / (k * k), r / k % k, r % k);
+                let tap = &self.data[c * plane + ki * self.wp + kj..];
+                for (i, runs) in row[..n].chunks_exact_mut(g.pixels()).enumerate() {
+                    for (oy, out) in runs.chunks_exact_mut(ow).enumerate() {
+                        copy_run(out, &tap[i * sample + oy * s * self.wp..], s);
+                    }
                 }
             }
-        }
+        });
     }
 }
 

@@ -429,13 +429,15 @@ impl<
                 np,
             );
             dx.set_batch(n);
-            for (i, dxs) in dx
-                .as_mut_slice()
-                .chunks_exact_mut(g.input_size())
-                .enumerate()
-            {
-                col2im(&g, &self.col, np, i * p, dxs);
-            }
+            // The samples in BATCH_PARTS blocks on the worker pool.
+            let (col, is) = (&self.col, g.input_size());
+            let chunk = n.div_ceil(BATCH_PARTS);
+            let parts = dx.as_mut_slice().chunks_mut(chunk * is).enumerate();
+            run_batch_parts(parts, &|(part, dxs): (usize, &mut [f32])| {
+                for (i, d) in (part * chunk..).zip(dxs.chunks_exact_mut(is)) {
+                    col2im(&g, col, np, i * p, d);
+                }
+            });
         }
         if shared {
             swap_shared(&mut self.col, &mut self.out);
