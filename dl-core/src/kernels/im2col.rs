@@ -299,11 +299,14 @@ fn pad_channel(g: &ConvGeom, xc: &[f32], xp: &mut [f32]) {
 #[derive(Clone, Copy)]
 pub struct BatchColumns<'a> {
     g: ConvGeom,
-    /// The samples as the windows read them: `C` planes of `hp × wp` values each (zero-padded
-    /// copies, or the input itself when no window reads padding).
+    /// The samples as the windows read them, per channel `S × S` phase planes of `hq × wq`
+    /// values: phase `(py, px)` holds the zero-padded plane's `[i·S + py, j·S + px]` at
+    /// `[i, j]`, so that every output-row run of a tap is contiguous whatever the stride. With
+    /// stride 1 that is the zero-padded plane itself, or the input when no window reads
+    /// padding (read in place).
     data: &'a [f32],
-    hp: usize,
-    wp: usize,
+    hq: usize,
+    wq: usize,
     samples: usize,
 }
 
@@ -322,17 +325,20 @@ impl<'a> BatchColumns<'a> {
             "im2col: not a whole number of samples"
         );
         let samples = x.len() / size;
-        if g.pixels() == 0 || in_place(g) {
+        if g.pixels() == 0 || (g.stride == 1 && in_place(g)) {
             return BatchColumns {
                 g: *g,
                 data: x,
-                hp: g.height,
-                wp: g.width,
+                hq: g.height,
+                wq: g.width,
                 samples,
             };
         }
+        let s = g.stride;
         let (hp, wp) = window_dims(g);
-        let len = samples * g.channels * hp * wp;
+        let (hq, wq) = (hp.div_ceil(s), wp.div_ceil(s));
+        let channel = s * s * hq * wq;
+        let len = samples * g.channels * channel;
         if scratch.len() < len {
             scratch.resize(len, 0.0);
         }
@@ -341,24 +347,49 @@ impl<'a> BatchColumns<'a> {
         let chunk = samples.div_ceil(BATCH_PARTS).max(1);
         let parts = x
             .chunks(chunk * size)
-            .zip(padded.chunks_mut(chunk * g.channels * hp * wp));
+            .zip(padded.chunks_mut(chunk * g.channels * channel));
         run_batch_parts(parts, &|(xs, xps): (&[f32], &mut [f32])| {
             xps.fill(0.0);
             for (xc, xp) in xs
                 .chunks_exact(g.height * g.width)
-                .zip(xps.chunks_exact_mut(hp * wp))
+                .zip(xps.chunks_exact_mut(channel))
             {
-                pad_channel(g, xc, xp);
+                if s == 1 {
+                    pad_channel(g, xc, xp);
+                } else {
+                    split_phases(g, xc, xp, (hq, wq));
+                }
             }
         });
-        let padded = &scratch[..len];
         BatchColumns {
             g: *g,
-            data: padded,
-            hp,
-            wp,
+            data: &scratch[..len],
+            hq,
+            wq,
             samples,
         }
+    }
+
+    /// The offsets in `data` of taps `r0, r0 + 1, …` (output `(0, 0)` of sample 0), see
+    /// [`Taps`].
+    fn taps(&self, r0: usize) -> Taps {
+        let (k, s) = (self.g.kernel, self.g.stride);
+        let (ki, kj) = (r0 / k % k, r0 % k);
+        Taps {
+            k,
+            s,
+            plane: self.hq * self.wq,
+            wq: self.wq,
+            c: r0 / (k * k),
+            ki: (ki / s, ki % s),
+            kj: (kj / s, kj % s),
+        }
+    }
+
+    /// Values of one sample in `data`.
+    fn sample_len(&self) -> usize {
+        let s = self.g.stride;
+        self.g.channels * s * s * self.hq * self.wq
     }
 
     /// Rows of the matrix: `C·K·K`.
@@ -393,8 +424,7 @@ impl<'a> BatchColumns<'a> {
             "im2col: block outside the column matrix"
         );
         let g = &self.g;
-        let (k, s, ow, pixels) = (g.kernel, g.stride, g.out_w, g.pixels());
-        let plane = self.hp * self.wp;
+        let (ow, pixels, sample_len) = (g.out_w, g.pixels(), self.sample_len());
         let panels = nc.div_ceil(nr);
         assert!(
             dst.len() >= panels * kc * nr,
@@ -408,21 +438,11 @@ impl<'a> BatchColumns<'a> {
                 let (sample, pixel) = ((first + d) / pixels, (first + d) % pixels);
                 let (oy, ox) = (pixel / ow, pixel % ow);
                 let len = (ow - ox).min(width - d);
-                // The run's first value in tap (c, ki, kj) is at `start + c·plane + ki·wp + kj`.
-                let start = sample * g.channels * plane + oy * s * self.wp + ox * s;
-                let (mut c, mut ki, mut kj) = (p0 / (k * k), p0 / k % k, p0 % k);
-                for row in panel.chunks_exact_mut(nr) {
-                    let src = &self.data[start + c * plane + ki * self.wp + kj..];
-                    copy_run(&mut row[d..d + len], src, s);
-                    kj += 1;
-                    if kj == k {
-                        kj = 0;
-                        ki += 1;
-                        if ki == k {
-                            ki = 0;
-                            c += 1;
-                        }
-                    }
+                // The run's first value in tap r is at `start + self.tap(r)`.
+                let start = sample * sample_len + oy * self.wq + ox;
+                for (tap, row) in self.taps(p0).zip(panel.chunks_exact_mut(nr)) {
+                    let src = &self.data[start + tap..];
+                    copy_short(&mut row[d..d + len], &src[..len]);
                 }
                 d += len;
             }
@@ -452,21 +472,19 @@ impl<'a> BatchColumns<'a> {
         if n == 0 || self.rows() == 0 {
             return;
         }
-        let (k, s, ow) = (g.kernel, g.stride, g.out_w);
-        let plane = self.hp * self.wp;
-        let sample = g.channels * plane;
+        let (ow, sample) = (g.out_w, self.sample_len());
         // The rows in BATCH_PARTS blocks, on the worker pool (each row depends on nothing else).
         let block = self.rows().div_ceil(BATCH_PARTS);
         let parts = col.chunks_mut(block * ld).enumerate();
         run_batch_parts(parts, &|(part, rows): (usize, &mut [f32])| {
             let first = part * block;
             let count = block.min(self.rows() - first);
-            for (r, row) in (first..).zip(rows.chunks_mut(ld).take(count)) {
-                let (c, ki, kj) = (r / (k * k), r / k % k, r % k);
-                let tap = &self.data[c * plane + ki * self.wp + kj..];
+            for (tap, row) in self.taps(first).zip(rows.chunks_mut(ld).take(count)) {
+                let tap = &self.data[tap..];
                 for (i, runs) in row[..n].chunks_exact_mut(g.pixels()).enumerate() {
                     for (oy, out) in runs.chunks_exact_mut(ow).enumerate() {
-                        copy_run(out, &tap[i * sample + oy * s * self.wp..], s);
+                        let from = i * sample + oy * self.wq;
+                        copy_short(out, &tap[from..from + ow]);
                     }
                 }
             }
@@ -474,14 +492,73 @@ impl<'a> BatchColumns<'a> {
     }
 }
 
-/// `out[i] = src[i·s]` for every `i < out.len()`: one output-row run of a column-matrix row.
-#[inline(always)]
-fn copy_run(out: &mut [f32], src: &[f32], s: usize) {
-    if s == 1 {
-        copy_short(out, &src[..out.len()]);
-    } else {
-        for (o, v) in out.iter_mut().zip(src.iter().step_by(s)) {
-            *o = *v;
+/// Walks the taps `(c, ki, kj)` of a [`BatchColumns`] in row order, yielding the offset of
+/// each one's first value: `((c·S + ki mod S)·S + kj mod S)·hq·wq + (ki div S)·wq + kj div S`,
+/// with the quotients and remainders counted up instead of divided per tap. Endless: callers
+/// zip it with the rows they fill.
+struct Taps {
+    k: usize,
+    s: usize,
+    plane: usize,
+    wq: usize,
+    c: usize,
+    /// `(ki div S, ki mod S)`.
+    ki: (usize, usize),
+    /// `(kj div S, kj mod S)`.
+    kj: (usize, usize),
+}
+
+impl Taps {
+    /// `(q, r)` one step on (`q·S + r + 1`); `true` when that reaches `K` (and resets to 0).
+    fn step((q, r): &mut (usize, usize), s: usize, k: usize) -> bool {
+        *r += 1;
+        if *r == s {
+            *r = 0;
+            *q += 1;
+        }
+        if *q * s + *r == k {
+            (*q, *r) = (0, 0);
+            return true;
+        }
+        false
+    }
+}
+
+impl Iterator for Taps {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let (s, (kiq, kir), (kjq, kjr)) = (self.s, self.ki, self.kj);
+        let at = ((self.c * s + kir) * s + kjr) * self.plane + kiq * self.wq + kjq;
+        if Self::step(&mut self.kj, s, self.k) && Self::step(&mut self.ki, s, self.k) {
+            self.c += 1;
+        }
+        Some(at)
+    }
+}
+
+/// Splits channel plane `xc` into the `S × S` phase planes (`hq × wq` each) of its zero-padded
+/// plane (see [`BatchColumns`]); `xp` must be zero.
+fn split_phases(g: &ConvGeom, xc: &[f32], xp: &mut [f32], (hq, wq): (usize, usize)) {
+    let s = g.stride;
+    let (hp, wp) = window_dims(g);
+    for (y, src) in xc.chunks_exact(g.width).enumerate() {
+        let yy = y + g.pad_top;
+        if yy >= hp {
+            break;
+        }
+        for px in 0..s {
+            let phase = ((yy % s) * s + px) * hq * wq;
+            let dst = &mut xp[phase + yy / s * wq..][..wq];
+            // Column j of the phase row is padded column j·S + px, input column j·S + px − left.
+            for (j, d) in dst.iter_mut().enumerate() {
+                let xx = j * s + px;
+                if (g.pad_left..wp).contains(&xx)
+                    && let Some(&v) = src.get(xx - g.pad_left)
+                {
+                    *d = v;
+                }
+            }
         }
     }
 }
