@@ -1392,10 +1392,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_micro_kernel_candidate_matches_an_f64_product() {
-        // Force each tile shape of each detected instruction set through the packed path (with
-        // B packed and, for row-major B, read in place), whatever `pick_tile` would choose.
+    /// The tile candidates of every instruction set this CPU has, by name.
+    fn candidate_sets() -> Vec<(&'static str, &'static [Candidate])> {
         let mut sets: Vec<(&str, &[Candidate])> = vec![("portable", &PORTABLE)];
         #[cfg(target_arch = "x86_64")]
         {
@@ -1406,7 +1404,14 @@ mod tests {
                 sets.push(("avx2+fma", &AVX2));
             }
         }
-        for (set, candidates) in sets {
+        sets
+    }
+
+    #[test]
+    fn every_micro_kernel_candidate_matches_an_f64_product() {
+        // Force each tile shape of each detected instruction set through the packed path (with
+        // B packed and, for row-major B, read in place), whatever `pick_tile` would choose.
+        for (set, candidates) in candidate_sets() {
             for cand @ &(mr, nr, _, _) in candidates {
                 let plan = Plan::new(cand);
                 let name = format!("{set} {mr}×{nr}");
@@ -1550,18 +1555,8 @@ mod tests {
         // `A·Bᵀ` as `(B·Aᵀ)ᵀ`, forced on each instruction set's tile for the swapped product
         // (the models' shapes are too large for an unoptimised test build): ragged tiles, depth
         // past one STREAM_KC block, rows of B past STREAM_MC, 1 and 3 threads, beta = 0 and 1.
-        let mut sets: Vec<(&str, &[Candidate])> = vec![("portable", &PORTABLE)];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if Kernel::avx512().is_some() {
-                sets.push(("avx512", &AVX512));
-            }
-            if Kernel::avx2_fma().is_some() {
-                sets.push(("avx2+fma", &AVX2));
-            }
-        }
         assert!(use_transposed(32, 4096, 4096) && !use_transposed(15, 4096, 4096));
-        for (set, candidates) in sets {
+        for (set, candidates) in candidate_sets() {
             for (m, n, k) in [
                 (5, 3, 9),
                 (17, 70, STREAM_KC + 37),
