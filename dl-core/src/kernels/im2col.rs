@@ -13,6 +13,10 @@
 //! `col2im` is the adjoint (transpose) of `im2col`: it sums every column entry back onto the input
 //! pixel it was read from, which turns the gradient of `col` into the gradient of `x`.
 //!
+//! [`BatchColumns`] is a whole batch's matrix without storing it: the GEMM packs its panels
+//! straight from the images (the convolution's forward pass), or it writes the matrix row by
+//! row (the backward pass, which needs it for two products).
+//!
 //! Plain safe slice code: no `unsafe`.
 //!
 //! ```
@@ -312,8 +316,9 @@ pub struct BatchColumns<'a> {
 
 impl<'a> BatchColumns<'a> {
     /// The column matrix of the samples in `x` (whole samples of `C·H·W` values). When the
-    /// windows read padding, the samples are first copied into zero-padded planes in `scratch`
-    /// (grown when too short, never shrunk); otherwise `x` is read in place.
+    /// windows read padding or the stride exceeds 1, the samples are first copied into
+    /// zero-padded phase planes in `scratch` (grown when too short, never shrunk; the copy is
+    /// split over the worker pool by samples); otherwise `x` is read in place.
     ///
     /// # Panics
     /// If `x` is not a whole number of samples (a caller bug).
