@@ -78,7 +78,8 @@ pub struct Conv2d<
     /// `[OUT_C]`.
     pub bias: Param,
     /// Backward: the batch's column matrix `[IN_C·K·K, N·OH·OW]`, then the gradient of it.
-    /// Forward: the zero-padded input, when the windows read padding.
+    /// Forward: the zero-padded input (split into stride phases), when the windows read
+    /// padding or the stride exceeds 1.
     col: Vec<f32>,
     /// A `[OUT_C, N·OH·OW]` matrix: the output before the bias (forward), `dY` (backward).
     out: Vec<f32>,
@@ -608,7 +609,7 @@ mod tests {
     }
 
     #[test]
-    fn backward_without_a_training_forward_rebuilds_the_columns() {
+    fn backward_depends_only_on_the_input_and_the_output_gradient() {
         let mut r = rng(4);
         let mut conv = Conv2d::<2, 3, 3, 2, 1>::new(&mut r);
         let x =
@@ -620,13 +621,13 @@ mod tests {
         conv.forward(&x, &mut y, Mode::Train);
         conv.backward(&x, &y, &dy, Some(&mut dx1));
         let (gw, gb) = (conv.weight.grad.clone(), conv.bias.grad.clone());
-        // Second backward: the column matrix was consumed by the input gradient.
+        // Second backward: its workspace now holds the previous input gradient's matrix.
         let mut dx2 = Act::default();
         conv.backward(&x, &y, &dy, Some(&mut dx2));
         assert_eq!(dx1.as_slice(), dx2.as_slice());
         assert_eq!(conv.weight.grad, gw);
         assert_eq!(conv.bias.grad, gb);
-        // After an evaluation-mode forward on other data.
+        // After a forward on other data (which reused the workspace for its padded input).
         let other = Act::<Chw<2, 6, 6>>::zeros(2);
         conv.forward(&other, &mut y, Mode::Eval);
         conv.backward(&x, &y, &dy, None);
