@@ -19,7 +19,9 @@
 //! panels and a row-major `B` is small (≤ 1 Mi floats), full `B` panels are read in place instead
 //! of packed. `A·Bᵀ` with both operands contiguous along `k`, a thin `A` (16 to 160 rows: a
 //! Dense forward's batch) and a large `B` (its weights) runs as `(B·Aᵀ)ᵀ`, the weights streamed
-//! once through deep depth blocks (see `use_transposed`). On AVX-512, other such products with
+//! once through deep depth blocks (see `use_transposed`) and read in place: a row-major `A`
+//! whose panels each meet one `B` panel (`n ≤ NR`) is not packed, the micro-kernels have a
+//! variant that broadcasts from `MR` rows of `A` as stored. On AVX-512, other such products with
 //! `k ≥ 64` and one side thin (≤ 16) or the other operand past L2 (Conv2d weight gradients) run
 //! as 4 × 4 tiles of dot products with no packing at all (see `use_dot`). Elsewhere the transposed
 //! panels are packed through 8 × 8 register transposes (`transpose.rs`). [`gemm_im2col`] is
@@ -885,41 +887,60 @@ fn block_cols(kc: usize) -> usize {
     (B_BLOCK / kc).max(32) / 32 * 32
 }
 
-/// A micro-kernel and its tile: `(MR, NR, SIMD lanes, kernel)`.
-type Candidate = (usize, usize, usize, Micro);
+/// A micro-kernel tile: `MR` rows, `NR` columns, the SIMD lanes, and the kernel on packed `A`
+/// panels and on `A` rows read in place.
+struct Candidate {
+    mr: usize,
+    nr: usize,
+    lanes: usize,
+    packed: Micro,
+    rows: Micro,
+}
+
+/// The [`Candidate`] of `micro::<module>::kernel::<MR, NV, _>` (`NR = lanes·NV`).
+macro_rules! tile {
+    ($module:ident, $lanes:expr, $mr:literal, $nv:literal) => {
+        Candidate {
+            mr: $mr,
+            nr: $lanes * $nv,
+            lanes: $lanes,
+            packed: micro::$module::kernel::<$mr, $nv, false>,
+            rows: micro::$module::kernel::<$mr, $nv, true>,
+        }
+    };
+}
 
 #[cfg(target_arch = "x86_64")]
-const AVX512: [Candidate; 8] = {
-    use micro::avx512::kernel;
-    [
-        (14, 32, 16, kernel::<14, 2>),
-        (12, 32, 16, kernel::<12, 2>),
-        (8, 32, 16, kernel::<8, 2>),
-        (6, 32, 16, kernel::<6, 2>),
-        (4, 32, 16, kernel::<4, 2>),
-        (16, 16, 16, kernel::<16, 1>),
-        (8, 16, 16, kernel::<8, 1>),
-        (4, 16, 16, kernel::<4, 1>),
-    ]
-};
+const AVX512: [Candidate; 8] = [
+    tile!(avx512, 16, 14, 2),
+    tile!(avx512, 16, 12, 2),
+    tile!(avx512, 16, 8, 2),
+    tile!(avx512, 16, 6, 2),
+    tile!(avx512, 16, 4, 2),
+    tile!(avx512, 16, 16, 1),
+    tile!(avx512, 16, 8, 1),
+    tile!(avx512, 16, 4, 1),
+];
 #[cfg(target_arch = "x86_64")]
-const AVX2: [Candidate; 4] = {
-    use micro::avx2::kernel;
-    [
-        (6, 16, 8, kernel::<6, 2>),
-        (4, 16, 8, kernel::<4, 2>),
-        (12, 8, 8, kernel::<12, 1>),
-        (4, 8, 8, kernel::<4, 1>),
-    ]
-};
-const PORTABLE: [Candidate; 1] = [(4, micro::portable::NR, 4, micro::portable::kernel::<4>)];
+const AVX2: [Candidate; 4] = [
+    tile!(avx2, 8, 6, 2),
+    tile!(avx2, 8, 4, 2),
+    tile!(avx2, 8, 12, 1),
+    tile!(avx2, 8, 4, 1),
+];
+const PORTABLE: [Candidate; 1] = [Candidate {
+    mr: 4,
+    nr: micro::portable::NR,
+    lanes: 4,
+    packed: micro::portable::kernel::<4, false>,
+    rows: micro::portable::kernel::<4, true>,
+}];
 
 /// The tile that computes the fewest padded elements for an `m × n` product, counting per tile
 /// and depth step its vector FMAs (`MR·NR / lanes`) plus three for the loads and loop; ties go to
 /// the candidate listed first.
 fn pick_tile(candidates: &[Candidate], m: usize, n: usize) -> Plan {
-    let cost =
-        |&(mr, nr, lanes, _): &Candidate| m.div_ceil(mr) * n.div_ceil(nr) * (mr * nr / lanes + 3);
+    let cost = |c: &Candidate| m.div_ceil(c.mr) * n.div_ceil(c.nr) * (c.mr * c.nr / c.lanes + 3);
     let mut best = &candidates[0];
     for cand in &candidates[1..] {
         if cost(cand) < cost(best) {
@@ -962,7 +983,10 @@ fn aligned(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
 struct Plan {
     mr: usize,
     nr: usize,
+    /// The micro-kernel on packed `A` panels.
     micro: Micro,
+    /// The same on `A` rows read in place.
+    rows: Micro,
     /// Largest depth block ([`KC`], or [`STREAM_KC`]).
     kc: usize,
     /// Rows of `A` packed at once ([`MC`] or [`STREAM_MC`], rounded down to a multiple of `mr`).
@@ -971,13 +995,14 @@ struct Plan {
 
 impl Plan {
     /// The plan of a candidate tile with the default blocking ([`KC`], [`MC`]).
-    fn new(&(mr, nr, _, micro): &Candidate) -> Plan {
+    fn new(c: &Candidate) -> Plan {
         Plan {
-            mr,
-            nr,
-            micro,
+            mr: c.mr,
+            nr: c.nr,
+            micro: c.packed,
+            rows: c.rows,
             kc: KC,
-            mc: MC / mr * mr,
+            mc: MC / c.mr * c.mr,
         }
     }
 
@@ -1026,7 +1051,16 @@ impl Plan {
             .next_multiple_of(16)
             .min(self.kc);
         let nc_max = block_cols(kc_max);
-        let a_pack = aligned(&mut packs.a, mc_max.min(m.div_ceil(mr) * mr) * kc_max);
+        // A row-major A whose panels each meet a single B panel (n ≤ NR: the weights of
+        // `Path::Transposed`) is read in place, its rows streamed once through the kernel,
+        // instead of being copied into panels read once; only a last panel of fewer than MR
+        // rows is packed (zero-padded).
+        let a_in_place = a.cs == 1 && n <= nr;
+        let a_pack = if a_in_place {
+            aligned(&mut packs.a, mr * kc_max)
+        } else {
+            aligned(&mut packs.a, mc_max.min(m.div_ceil(mr) * mr) * kc_max)
+        };
         // B is read in place when it is row-major, each panel is used at most twice, and B is
         // small enough (≤ DIRECT_MAX_B floats) to come from cache: a larger B read panel by panel
         // strides over too many rows at once, and streaming it row by row into the packed
@@ -1058,8 +1092,20 @@ impl Plan {
                 }
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);
-                    pack_a(a_pack, a, ic, pc, mc, kc, mr);
+                    if !a_in_place {
+                        pack_a(a_pack, a, ic, pc, mc, kc, mr);
+                    }
                     for ir in (0..mc).step_by(mr) {
+                        let rows = mr.min(mc - ir);
+                        let (micro, a_ptr, lda) = if !a_in_place {
+                            (self.micro, a_pack[ir * kc..].as_ptr(), 0)
+                        } else if rows == mr {
+                            let start = (ic + ir) * a.rs + pc;
+                            (self.rows, a.data[start..].as_ptr(), a.rs)
+                        } else {
+                            pack_panel(a_pack, a, ic + ir, pc, rows, kc, mr);
+                            (self.micro, a_pack.as_ptr(), 0)
+                        };
                         for jr in (0..nc).step_by(nr) {
                             let (b_ptr, ldb) = match in_place {
                                 // SAFETY: a full panel inside B: rows pc..pc+kc < k, columns
@@ -1077,19 +1123,19 @@ impl Plan {
                                 // contract).
                                 c: unsafe { c_ptr.add((ic + ir) * ldc + jc + jr) },
                                 ldc,
-                                rows: mr.min(mc - ir),
+                                rows,
                                 cols: nr.min(nc - jr),
                                 alpha,
                                 beta,
                             };
-                            let a_ptr = a_pack[ir * kc..].as_ptr();
-                            // SAFETY: the A panel holds kc·mr packed floats at a_ptr; the B panel
-                            // holds kc rows of nr floats ldb apart (packed, or a full panel in
-                            // place); the tile's rows × cols lie inside C (m × n, row length ldc),
-                            // which no other thread accesses and which aliases neither panel
-                            // (the packs are ours, A and B are shared borrows); the CPU supports
-                            // the micro-kernel (caller contract).
-                            unsafe { (self.micro)(kc, a_ptr, b_ptr, ldb, tile) };
+                            // SAFETY: the A panel holds kc·mr packed floats at a_ptr, or (in
+                            // place) mr full rows ic+ir.. < m of A from column pc, pc+kc ≤ k,
+                            // lda apart; the B panel holds kc rows of nr floats ldb apart (packed,
+                            // or a full panel in place); the tile's rows × cols lie inside C
+                            // (m × n, row length ldc), which no other thread accesses and which
+                            // aliases neither panel (the packs are ours, A and B are shared
+                            // borrows); the CPU supports the micro-kernel (caller contract).
+                            unsafe { micro(kc, a_ptr, lda, b_ptr, ldb, tile) };
                         }
                     }
                 }
@@ -1410,13 +1456,20 @@ mod tests {
     #[test]
     fn every_micro_kernel_candidate_matches_an_f64_product() {
         // Force each tile shape of each detected instruction set through the packed path (with
-        // B packed and, for row-major B, read in place), whatever `pick_tile` would choose.
+        // B packed and, for row-major B, read in place; with a row-major A and n ≤ NR, A read in
+        // place but for a last partial panel), whatever `pick_tile` would choose.
         for (set, candidates) in candidate_sets() {
-            for cand @ &(mr, nr, _, _) in candidates {
+            for cand in candidates {
+                let (mr, nr) = (cand.mr, cand.nr);
                 let plan = Plan::new(cand);
                 let name = format!("{set} {mr}×{nr}");
                 for (ta, tb) in TRANS {
-                    for (m, n, k) in [(1, 1, 1), (mr, nr, 7), (2 * mr + 1, 3 * nr - 1, 70)] {
+                    for (m, n, k) in [
+                        (1, 1, 1),
+                        (mr, nr, 7),
+                        (2 * mr + 1, nr - 1, 300),
+                        (2 * mr + 1, 3 * nr - 1, 70),
+                    ] {
                         let case = Case {
                             ta,
                             tb,

@@ -1,7 +1,8 @@
 //! Micro-kernels: `C[rows×cols] = alpha · Ã·B̃ + beta · C` for one register tile.
 //!
 //! `Ã` is a packed panel of `MR` rows: element `(i, p)` at `a[p·MR + i]`, zero-padded past the
-//! valid rows. `B̃` is a panel of `NR` columns: element `(p, j)` at `b[p·ldb + j]` (`ldb = NR` when
+//! valid rows; or, in the kernels instantiated with `ROWS = true`, `MR` rows of a row-major `A`
+//! read in place: element `(i, p)` at `a[i·lda + p]` (all `MR` rows valid). `B̃` is a panel of `NR` columns: element `(p, j)` at `b[p·ldb + j]` (`ldb = NR` when
 //! packed, the row length of `B` when read in place). `C` is row-major with row length `ldc`; only
 //! its `rows × cols` corner is read or written, and with `beta == 0` it is never read (so it may
 //! hold NaN).
@@ -26,13 +27,30 @@ pub(super) struct Tile {
     pub beta: f32,
 }
 
-/// A micro-kernel: `(kc, Ã, B̃, ldb, tile)`.
+/// A micro-kernel: `(kc, Ã, lda, B̃, ldb, tile)`; `lda` is the row length of an `A` read in place
+/// (ignored by the packed-panel kernels).
 ///
 /// # Safety
-/// `a` must hold `kc·MR` floats, `b` must address `kc` rows of `NR` floats `ldb` apart, the tile
+/// `a` must hold `kc·MR` floats (packed), or `MR` rows of `kc` floats `lda` apart (in place), `b` must address `kc` rows of `NR` floats `ldb` apart, the tile
 /// must address `rows` rows of `cols` writable floats `ldc` apart that alias neither panel, and the
 /// CPU must support the instruction set of the kernel.
-pub(super) type Micro = unsafe fn(usize, *const f32, *const f32, usize, Tile);
+pub(super) type Micro = unsafe fn(usize, *const f32, usize, *const f32, usize, Tile);
+
+/// Element `(i, p)` of the `A` operand of a micro-kernel: packed (`a[p·MR + i]`) or, with `ROWS`,
+/// in place (`a[i·lda + p]`).
+///
+/// # Safety
+/// The element must be inside the operand (see [`Micro`]).
+#[inline(always)]
+unsafe fn a_at<const MR: usize, const ROWS: bool>(
+    a: *const f32,
+    lda: usize,
+    i: usize,
+    p: usize,
+) -> f32 {
+    // SAFETY: forwarded caller contract.
+    unsafe { *a.add(if ROWS { i * lda + p } else { p * MR + i }) }
+}
 
 /// Writes a computed `rows × cols` corner of `acc` (row length `nr`) into the tile.
 ///
@@ -57,16 +75,17 @@ unsafe fn write_tile(acc: &[f32], nr: usize, t: Tile) {
 
 /// Portable kernel (`NR = 8`): plain arrays the compiler vectorises with the baseline SIMD.
 pub(super) mod portable {
-    use super::{Tile, write_tile};
+    use super::{Tile, a_at, write_tile};
 
     /// Columns per tile.
     pub const NR: usize = 8;
 
     /// # Safety
     /// See [`super::Micro`].
-    pub unsafe fn kernel<const MR: usize>(
+    pub unsafe fn kernel<const MR: usize, const ROWS: bool>(
         kc: usize,
         a: *const f32,
+        lda: usize,
         b: *const f32,
         ldb: usize,
         t: Tile,
@@ -77,11 +96,11 @@ pub(super) mod portable {
             // B̃ are inside the panels (caller contract).
             let (ap, bp) = unsafe {
                 (
-                    &*a.add(p * MR).cast::<[f32; MR]>(),
+                    std::array::from_fn::<f32, MR, _>(|i| a_at::<MR, ROWS>(a, lda, i, p)),
                     &*b.add(p * ldb).cast::<[f32; NR]>(),
                 )
             };
-            for (row, &ai) in acc.iter_mut().zip(ap) {
+            for (row, &ai) in acc.iter_mut().zip(&ap) {
                 for (c, &bj) in row.iter_mut().zip(bp) {
                     *c += ai * bj;
                 }
@@ -95,15 +114,16 @@ pub(super) mod portable {
 /// AVX2 + FMA kernel (`NR = 8·NV`: `NV` 8-lane registers per row).
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx2 {
-    use super::{Tile, write_tile};
+    use super::{Tile, a_at, write_tile};
     use std::arch::x86_64::*;
 
     /// # Safety
     /// See [`super::Micro`] with `NR = 8·NV`; the CPU must support AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn kernel<const MR: usize, const NV: usize>(
+    pub unsafe fn kernel<const MR: usize, const NV: usize, const ROWS: bool>(
         kc: usize,
         a: *const f32,
+        lda: usize,
         b: *const f32,
         ldb: usize,
         t: Tile,
@@ -118,9 +138,8 @@ pub(super) mod avx2 {
                 for (v, x) in bv.iter_mut().enumerate() {
                     *x = _mm256_loadu_ps(bp.add(8 * v));
                 }
-                let ap = a.add(p * MR);
                 for (i, row) in acc.iter_mut().enumerate() {
-                    let ai = _mm256_broadcast_ss(&*ap.add(i));
+                    let ai = _mm256_set1_ps(a_at::<MR, ROWS>(a, lda, i, p));
                     for (c, &x) in row.iter_mut().zip(&bv) {
                         *c = _mm256_fmadd_ps(ai, x, *c);
                     }
@@ -161,15 +180,16 @@ pub(super) mod avx2 {
 /// AVX-512 kernel (`NR = 16·NV`: `NV` 16-lane registers per row; masked stores for edge columns).
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx512 {
-    use super::Tile;
+    use super::{Tile, a_at};
     use std::arch::x86_64::*;
 
     /// # Safety
     /// See [`super::Micro`] with `NR = 16·NV`; the CPU must support AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn kernel<const MR: usize, const NV: usize>(
+    pub unsafe fn kernel<const MR: usize, const NV: usize, const ROWS: bool>(
         kc: usize,
         a: *const f32,
+        lda: usize,
         b: *const f32,
         ldb: usize,
         t: Tile,
@@ -184,9 +204,8 @@ pub(super) mod avx512 {
                 for (v, x) in bv.iter_mut().enumerate() {
                     *x = _mm512_loadu_ps(bp.add(16 * v));
                 }
-                let ap = a.add(p * MR);
                 for (i, row) in acc.iter_mut().enumerate() {
-                    let ai = _mm512_set1_ps(*ap.add(i));
+                    let ai = _mm512_set1_ps(a_at::<MR, ROWS>(a, lda, i, p));
                     for (c, &x) in row.iter_mut().zip(&bv) {
                         *c = _mm512_fmadd_ps(ai, x, *c);
                     }
