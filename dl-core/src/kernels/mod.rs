@@ -13,6 +13,7 @@ pub mod gemm;
 pub mod im2col;
 pub mod peak;
 mod pool;
+pub mod winograd;
 
 /// Runs `f(0)`, …, `f(parts − 1)`, each exactly once, and returns when all have finished: on the
 /// persistent worker pool of the GEMM (part 0 on the calling thread, part `p` always on the same

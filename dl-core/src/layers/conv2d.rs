@@ -4,7 +4,7 @@ use crate::init::{Init, uniform};
 use crate::kernels::conv_direct;
 use crate::kernels::gemm::{Trans, gemm, gemm_im2col};
 use crate::kernels::im2col::{BatchColumns, ConvGeom, col2im};
-use crate::kernels::{BATCH_PARTS, run_batch_parts};
+use crate::kernels::{BATCH_PARTS, run_batch_parts, winograd};
 use crate::layers::{Layer, Mode};
 use crate::param::{Param, ParamName, Parameters};
 use crate::shape;
@@ -30,7 +30,9 @@ use std::fmt;
 ///   `fan_in = IN_C·K·K`). Keras `"same"` padding has no direct PyTorch equivalent when the total
 ///   padding is odd (it equals `F.pad` by `(pad_left, pad_right, pad_top, pad_bottom)` then a
 ///   valid convolution).
-/// - Computation: all three directions are one GEMM each over the batch's `im2col` matrix
+/// - Computation: wide stride-1 3 × 3 layers on maps of at least 10 × 10 run their forward pass
+///   as Winograd `F(2×2, 3×3)` ([`Conv2d::WINOGRAD`]; equal to the sum below up to rounding,
+///   about 1e-6 relative). Otherwise all three directions are one GEMM each over the batch's `im2col` matrix
 ///   `col` `[IN_C·K·K, N·OH·OW]`: `Y = W·col`, `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by
 ///   `col2im`. The forward pass never stores `col`: [`gemm_im2col`] packs its panels straight
 ///   from the (zero-padded) images; the backward pass builds it for the two gradients. Layers
@@ -101,6 +103,15 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     /// the column matrix the weight gradient needs, which the forward pass then never did):
     /// LeNet-5's second convolution, measurements in `bench/NOTES.md` (sections 9 and 14).
     pub const DIRECT_FORWARD: bool = S == 1 && OUT_C <= DIRECT_FORWARD_MAX_OUT_C;
+
+    /// Whether the forward pass of a stride-1 3 × 3 layer with at least [`WINOGRAD_MIN_C`] input
+    /// and output channels may run as Winograd `F(2×2, 3×3)` ([`winograd`], 2.25× fewer
+    /// multiplications); it does when the output map also has at least
+    /// [`WINOGRAD_MIN_PIXELS`] pixels (AlexNet's 13 × 13 layers: +16–35% ImageNet inference;
+    /// on CIFAR's 8 × 8 and 4 × 4 maps the transforms cost more than they save, see
+    /// `bench/NOTES.md`). The backward pass stays on im2col + GEMM.
+    pub const WINOGRAD: bool =
+        K == 3 && S == 1 && IN_C >= WINOGRAD_MIN_C && OUT_C >= WINOGRAD_MIN_C;
 
     /// PyTorch's default initialisation.
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
@@ -252,6 +263,12 @@ const DIRECT_MAX_OUT_C: usize = 8;
 /// See [`Conv2d::DIRECT_FORWARD`].
 const DIRECT_FORWARD_MAX_OUT_C: usize = 16;
 
+/// See [`Conv2d::WINOGRAD`].
+const WINOGRAD_MIN_C: usize = 32;
+
+/// See [`Conv2d::WINOGRAD`].
+const WINOGRAD_MIN_PIXELS: usize = 100;
+
 /// Layers whose column matrix holds at least this many values per sample (1 MiB) borrow their
 /// column matrix and GEMM output from one workspace per thread, shared by all such layers,
 /// instead of owning them: AlexNet's five ImageNet convolutions then need one matrix as large as
@@ -344,7 +361,24 @@ impl<
         if shared {
             swap_shared(&mut self.col, &mut self.out);
         }
-        self.forward_gemm(&g, x.as_slice(), y.as_mut_slice());
+        if Self::WINOGRAD && OH * OW >= WINOGRAD_MIN_PIXELS {
+            let (cl, ol) = winograd::workspace(&g, OUT_C, n);
+            grow(&mut self.col, cl);
+            grow(&mut self.out, ol);
+            winograd::forward(
+                &g,
+                OUT_C,
+                n,
+                x.as_slice(),
+                &self.weight.value,
+                &self.bias.value,
+                y.as_mut_slice(),
+                &mut self.col,
+                &mut self.out,
+            );
+        } else {
+            self.forward_gemm(&g, x.as_slice(), y.as_mut_slice());
+        }
         if shared {
             swap_shared(&mut self.col, &mut self.out);
         }
@@ -578,6 +612,12 @@ mod tests {
         matches_reference::<2, 9, 2, 1, PAD_SAME, 6, 5, 6, 5>();
         matches_reference::<3, 16, 5, 1, 0, 14, 14, 10, 10>();
         matches_reference::<2, 17, 3, 1, 1, 6, 5, 6, 5>();
+        // Winograd forward: 32 channels in and out on an odd 11 × 10 map (edge tiles cropped),
+        // and with Keras "same" padding; 9 × 11 stays under `WINOGRAD_MIN_PIXELS` (im2col).
+        const { assert!(Conv2d::<32, 32, 3, 1, 1>::WINOGRAD && !Conv2d::<31, 32, 3>::WINOGRAD) };
+        matches_reference::<32, 32, 3, 1, 1, 11, 10, 11, 10>();
+        matches_reference::<32, 33, 3, 1, PAD_SAME, 12, 9, 12, 9>();
+        matches_reference::<32, 32, 3, 1, 0, 11, 13, 9, 11>();
     }
 
     #[test]

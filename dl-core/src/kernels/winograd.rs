@@ -1,0 +1,347 @@
+//! Winograd convolution `F(2×2, 3×3)` (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+//! Networks", 2016): the forward pass of a stride-1 3 × 3 convolution with 16 multiplications per
+//! 2 × 2 output tile and input channel instead of 36 (2.25× fewer).
+//!
+//! Each 2 × 2 output tile `Y` of channel `o` is `Aᵀ [Σ_c (G g_oc Gᵀ) ⊙ (Bᵀ d_c B)] A`, where
+//! `g_oc` is the 3 × 3 filter and `d_c` the 4 × 4 input patch under the tile (zeros outside the
+//! input). The sum over channels, for each of the 16 positions `ξ` of the 4 × 4 products, is one
+//! matrix product `M_ξ [OC × T] = U_ξ [OC × C] · V_ξ [C × T]` over all `T` tiles of the batch, so
+//! the work is three cheap transforms and 16 GEMMs through [`gemm`]. A right or bottom tile that
+//! sticks out of an odd-sized output reads zeros and its extra outputs are dropped.
+//!
+//! The result is the convolution up to rounding: the transforms add and subtract values before
+//! the products (a relative difference of about 1e-6 from the direct sum, tested against an f64
+//! reference). oneDNN, which PyTorch uses on CPUs, picks Winograd for such layers as well.
+//!
+//! ```
+//! use dl_core::kernels::im2col::ConvGeom;
+//! use dl_core::kernels::winograd;
+//! use dl_core::shape::Pad;
+//! // One 4×4 channel, one filter that sums its 3×3 window, no padding: a 2×2 output.
+//! let g = ConvGeom::new(1, 4, 4, 3, 1, Pad::Valid).unwrap();
+//! let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
+//! let (w, b) = ([1.0; 9], [0.5]);
+//! let (cl, ol) = winograd::workspace(&g, 1, 1);
+//! let (mut col, mut out, mut y) = (vec![0.0; cl], vec![0.0; ol], [0.0; 4]);
+//! winograd::forward(&g, 1, 1, &x, &w, &b, &mut y, &mut col, &mut out);
+//! // Window sums 45, 54, 81, 90 (0+1+2+4+5+6+8+9+10 = 45, …), plus the bias.
+//! assert_eq!(y, [45.5, 54.5, 81.5, 90.5]);
+//! ```
+
+use super::gemm::{Trans, gemm};
+use super::im2col::ConvGeom;
+
+/// Positions of the 4 × 4 transformed tile.
+const XI: usize = 16;
+
+/// The distance between consecutive planes of `len` values in the workspaces: an odd number of
+/// 64-byte lines. The 16 planes are walked together (element `k` of each in turn), and planes a
+/// multiple of 4 KiB apart (CIFAR's `16 · 384 · 256` filters) would all map to the same L1 sets,
+/// more lines than its 12 ways hold: every access missed (filter transform 10 ms → measured in
+/// bench/NOTES.md).
+fn plane(len: usize) -> usize {
+    (len.div_ceil(16) | 1) * 16
+}
+
+/// Output tiles of the geometry: `(tile rows, tile columns)`.
+fn tiles(g: &ConvGeom) -> (usize, usize) {
+    (g.out_h.div_ceil(2), g.out_w.div_ceil(2))
+}
+
+/// The workspace [`forward`] needs for `oc` output channels and `n` samples: `(col, out)` lengths
+/// (`col` holds the transformed filters and input tiles, a padded plane and the four planes of its
+/// partial transform; `out` the 16 products).
+pub fn workspace(g: &ConvGeom, oc: usize, n: usize) -> (usize, usize) {
+    let (th, tw) = tiles(g);
+    let t = n * th * tw;
+    let plane = (2 * th + 2) * (2 * tw + 2 + 4 * tw);
+    let c = g.channels;
+    (
+        XI * (self::plane(c * oc) + self::plane(c * t)) + plane,
+        XI * self::plane(oc * t),
+    )
+}
+
+/// `y = conv(x, w) + b` for `n` samples of a stride-1 3 × 3 geometry `g` with `oc` output
+/// channels: `x` `[n, C, H, W]`, `w` `[oc, C, 3, 3]`, `b` `[oc]`, `y` `[n, oc, OH, OW]`; `col` and
+/// `out` are workspaces of at least the lengths given by [`workspace`].
+///
+/// # Panics
+/// If `g` is not a stride-1 3 × 3 geometry or a slice is shorter than its shape needs.
+#[allow(clippy::too_many_arguments)]
+pub fn forward(
+    g: &ConvGeom,
+    oc: usize,
+    n: usize,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    col: &mut [f32],
+    out: &mut [f32],
+) {
+    assert!(
+        g.kernel == 3 && g.stride == 1,
+        "winograd: a stride-1 3×3 geometry"
+    );
+    let c = g.channels;
+    let (th, tw) = tiles(g);
+    let t = n * th * tw;
+    let (cl, ol) = workspace(g, oc, n);
+    assert!(
+        col.len() >= cl && out.len() >= ol,
+        "winograd: workspace too short"
+    );
+    assert!(
+        x.len() >= n * g.input_size()
+            && w.len() >= oc * c * 9
+            && b.len() >= oc
+            && y.len() >= n * oc * g.pixels(),
+        "winograd: operand too short"
+    );
+    let (su, sv, sm) = (plane(c * oc), plane(c * t), plane(oc * t));
+    let (u, rest) = col.split_at_mut(XI * su);
+    let (v, scratch) = rest.split_at_mut(XI * sv);
+    transform_filters(w, oc, c, u, su);
+    transform_input(g, n, x, v, sv, scratch);
+    let m = &mut out[..XI * sm];
+    for ((u, v), m) in u
+        .chunks_exact(su)
+        .zip(v.chunks_exact(sv))
+        .zip(m.chunks_exact_mut(sm))
+    {
+        // M_ξ = U_ξ · V_ξ.
+        gemm(Trans::N, Trans::N, oc, t, c, 1.0, u, c, v, t, 0.0, m, t);
+    }
+    transform_output(g, n, oc, m, sm, b, y, scratch);
+}
+
+/// `U_ξ[o, c] = (G g_oc Gᵀ)_ξ` with `G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]`, stored `[16, OC, C]`
+/// (planes `su` apart): filter by filter, in the order they are stored.
+fn transform_filters(w: &[f32], oc: usize, c: usize, u: &mut [f32], su: usize) {
+    for (f, g) in w.chunks_exact(9).take(oc * c).enumerate() {
+        // G·g (4 × 3), column by column of g.
+        let mut gg = [[0.0f32; 3]; 4];
+        for j in 0..3 {
+            let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j]);
+            gg[0][j] = g0;
+            gg[1][j] = 0.5 * (g0 + g1 + g2);
+            gg[2][j] = 0.5 * (g0 - g1 + g2);
+            gg[3][j] = g2;
+        }
+        // (G·g)·Gᵀ (4 × 4).
+        for (i, r) in gg.iter().enumerate() {
+            let row = [
+                r[0],
+                0.5 * (r[0] + r[1] + r[2]),
+                0.5 * (r[0] - r[1] + r[2]),
+                r[2],
+            ];
+            for (j, &val) in row.iter().enumerate() {
+                u[(4 * i + j) * su + f] = val;
+            }
+        }
+    }
+}
+
+/// `V_ξ[c, t] = (Bᵀ d_ct B)_ξ` with `Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]`, stored
+/// `[16, C, T]` (planes `sv` apart), tiles `t = (sample·TH + ty)·TW + tx`. Each channel plane is
+/// first copied with its zero border into `scratch`, so the patches need no bounds checks; then
+/// `d·B` is taken along every row for all tiles at once (four planes `h_j[row, tx]` after it in
+/// `scratch`), and `Bᵀ·(d·B)` down the columns writes each row of tiles of each `V_ξ` as one
+/// contiguous run.
+fn transform_input(
+    g: &ConvGeom,
+    n: usize,
+    x: &[f32],
+    v: &mut [f32],
+    sv: usize,
+    scratch: &mut [f32],
+) {
+    let c = g.channels;
+    let (th, tw) = tiles(g);
+    let t = n * th * tw;
+    let (ph, pw) = (2 * th + 2, 2 * tw + 2);
+    let (plane, h) = scratch.split_at_mut(ph * pw);
+    let h = &mut h[..4 * ph * tw];
+    let hw = g.height * g.width;
+    let mut planes = v.chunks_exact_mut(sv);
+    let vp: [&mut [f32]; XI] = std::array::from_fn(|_| {
+        planes
+            .next()
+            .expect("invariant: v holds 16 planes (checked by forward)")
+    });
+    // Channel by channel, then sample by sample: the 16 rows `V_ξ[c, ·]` are written in order.
+    for ci in 0..c {
+        for s in 0..n {
+            let src = &x[(s * c + ci) * hw..][..hw];
+            plane.fill(0.0);
+            for (r, row) in src.chunks_exact(g.width).enumerate() {
+                let (pr, pc) = (r + g.pad_top, g.pad_left);
+                // Input rows and columns past the plane are never read by a tile.
+                let len = g.width.min(pw.saturating_sub(pc));
+                if pr < ph && len > 0 {
+                    plane[pr * pw + pc..][..len].copy_from_slice(&row[..len]);
+                }
+            }
+            for (r, d) in plane.chunks_exact(pw).enumerate() {
+                for tx in 0..tw {
+                    let q = 2 * tx;
+                    h[r * tw + tx] = d[q] - d[q + 2];
+                    h[(ph + r) * tw + tx] = d[q + 1] + d[q + 2];
+                    h[(2 * ph + r) * tw + tx] = d[q + 2] - d[q + 1];
+                    h[(3 * ph + r) * tw + tx] = d[q + 1] - d[q + 3];
+                }
+            }
+            for ty in 0..th {
+                let t0 = ci * t + (s * th + ty) * tw;
+                for (j, hj) in h.chunks_exact(ph * tw).enumerate() {
+                    let row = |k: usize| &hj[(2 * ty + k) * tw..][..tw];
+                    let (d0, d1, d2, d3) = (row(0), row(1), row(2), row(3));
+                    let at = |k: usize| 4 * k + j;
+                    combine(&mut vp[at(0)][t0..], [d0, d1, d2, d3], |[a, _, c, _]| a - c);
+                    combine(&mut vp[at(1)][t0..], [d0, d1, d2, d3], |[_, b, c, _]| b + c);
+                    combine(&mut vp[at(2)][t0..], [d0, d1, d2, d3], |[_, b, c, _]| c - b);
+                    combine(&mut vp[at(3)][t0..], [d0, d1, d2, d3], |[_, b, _, d]| b - d);
+                }
+            }
+        }
+    }
+}
+
+/// `out[x] = f([d0[x], d1[x], d2[x], d3[x]])` for every `x < d0.len()` (one line of a transform,
+/// over a row of tiles; a loop the compiler vectorises).
+fn combine(out: &mut [f32], [d0, d1, d2, d3]: [&[f32]; 4], f: impl Fn([f32; 4]) -> f32) {
+    for ((((o, &a), &b), &c), &d) in out.iter_mut().zip(d0).zip(d1).zip(d2).zip(d3) {
+        *o = f([a, b, c, d]);
+    }
+}
+
+/// `y[s, o, 2ty + a, 2tx + b] = (Aᵀ M_ot A)[a, b] + bias[o]` with `Aᵀ = [1 1 1 0; 0 1 −1 −1]`,
+/// for the outputs inside `OH × OW` (`M` stored `[16, OC, T]`, planes `sm` apart): `Aᵀ·M` for a
+/// row of tiles at once into `scratch` (eight rows `r_aj[tx]`), then `(Aᵀ·M)·A` along them.
+#[allow(clippy::too_many_arguments)]
+fn transform_output(
+    g: &ConvGeom,
+    n: usize,
+    oc: usize,
+    m: &[f32],
+    sm: usize,
+    bias: &[f32],
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
+    let (th, tw) = tiles(g);
+    let t = n * th * tw;
+    let (oh, ow) = (g.out_h, g.out_w);
+    let r = &mut scratch[..8 * tw];
+    // Channel by channel, then sample by sample: the 16 rows `M_ξ[o, ·]` are read in order.
+    for (o, &bo) in bias.iter().enumerate().take(oc) {
+        for s in 0..n {
+            let plane = &mut y[(s * oc + o) * oh * ow..][..oh * ow];
+            for ty in 0..th {
+                let t0 = o * t + (s * th + ty) * tw;
+                for j in 0..4 {
+                    let mk = |i: usize| &m[(4 * i + j) * sm + t0..][..tw];
+                    let (m0, m1, m2, m3) = (mk(0), mk(1), mk(2), mk(3));
+                    let (r0, r1) = r[2 * j * tw..][..2 * tw].split_at_mut(tw);
+                    combine(r0, [m0, m1, m2, m3], |[a, b, c, _]| a + b + c);
+                    combine(r1, [m0, m1, m2, m3], |[_, b, c, d]| b - c - d);
+                }
+                for a in 0..2 {
+                    let i = 2 * ty + a;
+                    if i >= oh {
+                        break;
+                    }
+                    let ra = |j: usize| &r[(2 * j + a) * tw..][..tw];
+                    let (q0, q1, q2, q3) = (ra(0), ra(1), ra(2), ra(3));
+                    let out = &mut plane[i * ow..][..ow];
+                    for tx in 0..tw {
+                        out[2 * tx] = q0[tx] + q1[tx] + q2[tx] + bo;
+                        if 2 * tx + 1 < ow {
+                            out[2 * tx + 1] = q1[tx] - q2[tx] - q3[tx] + bo;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::Pad;
+
+    /// The convolution by its definition, in f64.
+    fn reference(g: &ConvGeom, oc: usize, n: usize, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> {
+        let (c, h, wd) = (g.channels, g.height as isize, g.width as isize);
+        let mut y = vec![0.0f64; n * oc * g.pixels()];
+        for s in 0..n {
+            for o in 0..oc {
+                for i in 0..g.out_h {
+                    for j in 0..g.out_w {
+                        let mut acc = b[o] as f64;
+                        for ci in 0..c {
+                            for u in 0..3 {
+                                for vv in 0..3 {
+                                    let r = (i + u) as isize - g.pad_top as isize;
+                                    let q = (j + vv) as isize - g.pad_left as isize;
+                                    if r >= 0 && r < h && q >= 0 && q < wd {
+                                        let xv = x[((s * c + ci) as isize * h + r) as usize
+                                            * wd as usize
+                                            + q as usize];
+                                        acc +=
+                                            xv as f64 * w[((o * c + ci) * 3 + u) * 3 + vv] as f64;
+                                    }
+                                }
+                            }
+                        }
+                        y[((s * oc + o) * g.out_h + i) * g.out_w + j] = acc;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len as u32)
+            .map(|i| {
+                let h = (i.wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503)) % 2001;
+                h as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_the_definition_on_odd_and_even_maps_and_every_padding() {
+        // (channels, height, width, padding, output channels, batch): even and odd outputs,
+        // no padding, AlexNet's 1, Keras "same", and a padding of 2 (tiles reading only zeros).
+        for (c, h, w, pad, oc, n) in [
+            (1, 4, 4, Pad::Valid, 1, 1),
+            (3, 8, 8, Pad::Explicit(1), 5, 2),
+            (4, 13, 13, Pad::Explicit(1), 7, 2),
+            (2, 7, 10, Pad::Same, 3, 3),
+            (5, 5, 6, Pad::Valid, 4, 1),
+            (2, 4, 4, Pad::Explicit(2), 3, 2),
+        ] {
+            let g = ConvGeom::new(c, h, w, 3, 1, pad).unwrap();
+            let x = values(n * c * h * w, 1);
+            let wt = values(oc * c * 9, 2);
+            let b = values(oc, 3);
+            let (cl, ol) = workspace(&g, oc, n);
+            let mut col = vec![f32::NAN; cl];
+            let mut out = vec![f32::NAN; ol];
+            let mut y = vec![f32::NAN; n * oc * g.pixels()];
+            forward(&g, oc, n, &x, &wt, &b, &mut y, &mut col, &mut out);
+            let expect = reference(&g, oc, n, &x, &wt, &b);
+            for (k, (&got, &want)) in y.iter().zip(&expect).enumerate() {
+                assert!(
+                    (got as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                    "{c}×{h}×{w} {pad:?}: y[{k}] = {got}, expected {want}"
+                );
+            }
+        }
+    }
+}
