@@ -1,5 +1,6 @@
 //! Results do not depend on the thread count: the layers that split their batch over the
-//! worker pool (LeNet-5's first layer, a direct convolution, and a max-pool) give bit-identical
+//! worker pool (LeNet-5's first layer, a direct convolution, a max-pool, and a Winograd
+//! convolution, whose transforms run in parts) give bit-identical
 //! outputs and gradients with `DL_NUM_THREADS=1` and `DL_NUM_THREADS=2`. The thread count is read once per
 //! process, so the test runs itself twice as a child process, once per count.
 
@@ -38,6 +39,17 @@ fn step_bits() -> Vec<u32> {
     let (mut z, mut dpool) = (Act::default(), Act::<Chw<6, 16, 16>>::default());
     pool.forward(&y, &mut z, Mode::Train);
     pool.backward(&y, &z, &dz, Some(&mut dpool));
+    // A Winograd forward pass on an odd batch and an odd map.
+    let mut wino = Conv2d::<32, 33, 3, 1, 1>::new(&mut rng);
+    const { assert!(Conv2d::<32, 33, 3, 1, 1>::WINOGRAD) };
+    let xw = Act::<Chw<32, 11, 10>>::from_vec(
+        (0..n * 32 * 110)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+    )
+    .expect("valid batch");
+    let mut yw = Act::<Chw<33, 11, 10>>::default();
+    wino.forward(&xw, &mut yw, Mode::Eval);
     [
         y.as_slice(),
         dx.as_slice(),
@@ -45,6 +57,7 @@ fn step_bits() -> Vec<u32> {
         &conv.bias.grad,
         z.as_slice(),
         dpool.as_slice(),
+        yw.as_slice(),
     ]
     .concat()
     .iter()
@@ -90,7 +103,7 @@ fn one_and_two_threads_give_the_same_bits() {
     assert_eq!((t1, t2), ("threads=1", "threads=2"));
     assert_eq!(
         bits1.len(),
-        8 * (7 * (3 + 6 + 6) * 256 + 6 * 3 * 25 + 6 + 7 * 6 * 64) + "bits=".len()
+        8 * (7 * (3 + 6 + 6) * 256 + 6 * 3 * 25 + 6 + 7 * 6 * 64 + 7 * 33 * 110) + "bits=".len()
     );
     assert!(bits1 == bits2, "results differ between 1 and 2 threads");
 }

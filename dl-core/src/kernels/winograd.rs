@@ -30,6 +30,8 @@
 
 use super::gemm::{Trans, gemm};
 use super::im2col::ConvGeom;
+use super::{BATCH_PARTS, run_batch_parts};
+use std::ops::Range;
 
 /// Positions of the 4 × 4 transformed tile.
 const XI: usize = 16;
@@ -48,23 +50,52 @@ fn tiles(g: &ConvGeom) -> (usize, usize) {
     (g.out_h.div_ceil(2), g.out_w.div_ceil(2))
 }
 
+/// The scratch one part of the transforms needs: a padded input plane and the four planes of
+/// its row transform (the output transform's eight rows fit in it too).
+fn scratch_len(g: &ConvGeom) -> usize {
+    let (th, tw) = tiles(g);
+    (2 * th + 2) * (2 * tw + 2 + 4 * tw)
+}
+
 /// The workspace [`forward`] needs for `oc` output channels and `n` samples: `(col, out)` lengths
-/// (`col` holds the transformed filters and input tiles, a padded plane and the four planes of its
-/// partial transform; `out` the 16 products).
+/// (`col` holds the transformed filters and input tiles and one scratch per part of the batch
+/// split; `out` the 16 products).
 pub fn workspace(g: &ConvGeom, oc: usize, n: usize) -> (usize, usize) {
     let (th, tw) = tiles(g);
     let t = n * th * tw;
-    let plane = (2 * th + 2) * (2 * tw + 2 + 4 * tw);
     let c = g.channels;
     (
-        XI * (self::plane(c * oc) + self::plane(c * t)) + plane,
-        XI * self::plane(oc * t),
+        XI * (plane(c * oc) + plane(c * t)) + BATCH_PARTS * scratch_len(g),
+        XI * plane(oc * t),
     )
+}
+
+/// The 16 planes of `len` values, `stride` apart, at the start of `buf`.
+fn planes(buf: &mut [f32], stride: usize, len: usize) -> [&mut [f32]; XI] {
+    let mut it = buf.chunks_exact_mut(stride);
+    std::array::from_fn(|_| {
+        let p = it
+            .next()
+            .expect("invariant: the workspace holds 16 planes (checked by forward)");
+        &mut p[..len]
+    })
+}
+
+/// Every plane cut at `at`: the heads and the tails.
+fn split_planes(ps: [&mut [f32]; XI], at: usize) -> [[&mut [f32]; XI]; 2] {
+    let mut heads: [&mut [f32]; XI] = Default::default();
+    let mut tails: [&mut [f32]; XI] = Default::default();
+    for ((h, t), p) in heads.iter_mut().zip(&mut tails).zip(ps) {
+        (*h, *t) = p.split_at_mut(at);
+    }
+    [heads, tails]
 }
 
 /// `y = conv(x, w) + b` for `n` samples of a stride-1 3 × 3 geometry `g` with `oc` output
 /// channels: `x` `[n, C, H, W]`, `w` `[oc, C, 3, 3]`, `b` `[oc]`, `y` `[n, oc, OH, OW]`; `col` and
-/// `out` are workspaces of at least the lengths given by [`workspace`].
+/// `out` are workspaces of at least the lengths given by [`workspace`]. The transforms run in
+/// [`BATCH_PARTS`] parts on the worker pool (filters and input by channels, output by samples),
+/// the products through [`gemm`]'s own split; the result is the same at every thread count.
 ///
 /// # Panics
 /// If `g` is not a stride-1 3 × 3 geometry or a slice is shorter than its shape needs.
@@ -80,6 +111,7 @@ pub fn forward(
     col: &mut [f32],
     out: &mut [f32],
 ) {
+    const { assert!(BATCH_PARTS == 2, "the transforms split in halves") };
     assert!(
         g.kernel == 3 && g.stride == 1,
         "winograd: a stride-1 3×3 geometry"
@@ -102,8 +134,21 @@ pub fn forward(
     let (su, sv, sm) = (plane(c * oc), plane(c * t), plane(oc * t));
     let (u, rest) = col.split_at_mut(XI * su);
     let (v, scratch) = rest.split_at_mut(XI * sv);
-    transform_filters(w, oc, c, u, su);
-    transform_input(g, n, x, v, sv, scratch);
+    let scratches = scratch.chunks_exact_mut(scratch_len(g));
+    // Filters by halves of the output channels, input tiles by halves of the input channels.
+    let o_mid = oc.div_ceil(2);
+    let parts = [0..o_mid, o_mid..oc]
+        .into_iter()
+        .zip(split_planes(planes(u, su, oc * c), o_mid * c));
+    run_batch_parts(parts, &|(os, us)| transform_filters(w, os, c, us));
+    let c_mid = c.div_ceil(2);
+    let parts = [0..c_mid, c_mid..c]
+        .into_iter()
+        .zip(split_planes(planes(v, sv, c * t), c_mid * t))
+        .zip(scratches);
+    run_batch_parts(parts, &|((cs, vs), sc)| {
+        transform_input(g, n, x, cs, vs, sc)
+    });
     let m = &mut out[..XI * sm];
     for ((u, v), m) in u
         .chunks_exact(su)
@@ -113,13 +158,24 @@ pub fn forward(
         // M_ξ = U_ξ · V_ξ.
         gemm(Trans::N, Trans::N, oc, t, c, 1.0, u, c, v, t, 0.0, m, t);
     }
-    transform_output(g, n, oc, m, sm, b, y, scratch);
+    let m = &*m;
+    // Output by halves of the batch.
+    let s_mid = n.div_ceil(2);
+    let os = oc * g.pixels();
+    let (y0, y1) = y[..n * os].split_at_mut(s_mid * os);
+    let scratches = scratch.chunks_exact_mut(scratch_len(g));
+    let parts = [(0..s_mid, y0), (s_mid..n, y1)].into_iter().zip(scratches);
+    run_batch_parts(parts, &|((ss, ys), sc)| {
+        transform_output(g, n, oc, m, sm, b, ss, ys, sc)
+    });
 }
 
-/// `U_ξ[o, c] = (G g_oc Gᵀ)_ξ` with `G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]`, stored `[16, OC, C]`
-/// (planes `su` apart): filter by filter, in the order they are stored.
-fn transform_filters(w: &[f32], oc: usize, c: usize, u: &mut [f32], su: usize) {
-    for (f, g) in w.chunks_exact(9).take(oc * c).enumerate() {
+/// `U_ξ[o, c] = (G g_oc Gᵀ)_ξ` with `G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]`, for the output channels
+/// `os` (`us[ξ]` holds their rows `[os.len(), C]`): filter by filter, in the order they are
+/// stored.
+fn transform_filters(w: &[f32], os: Range<usize>, c: usize, us: [&mut [f32]; XI]) {
+    let filters = w[os.start * c * 9..os.end * c * 9].chunks_exact(9);
+    for (f, g) in filters.enumerate() {
         // G·g (4 × 3), column by column of g.
         let mut gg = [[0.0f32; 3]; 4];
         for j in 0..3 {
@@ -138,24 +194,24 @@ fn transform_filters(w: &[f32], oc: usize, c: usize, u: &mut [f32], su: usize) {
                 r[2],
             ];
             for (j, &val) in row.iter().enumerate() {
-                u[(4 * i + j) * su + f] = val;
+                us[4 * i + j][f] = val;
             }
         }
     }
 }
 
-/// `V_ξ[c, t] = (Bᵀ d_ct B)_ξ` with `Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]`, stored
-/// `[16, C, T]` (planes `sv` apart), tiles `t = (sample·TH + ty)·TW + tx`. Each channel plane is
-/// first copied with its zero border into `scratch`, so the patches need no bounds checks; then
-/// `d·B` is taken along every row for all tiles at once (four planes `h_j[row, tx]` after it in
-/// `scratch`), and `Bᵀ·(d·B)` down the columns writes each row of tiles of each `V_ξ` as one
-/// contiguous run.
+/// `V_ξ[c, t] = (Bᵀ d_ct B)_ξ` with `Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]` for the input
+/// channels `cs` (`vs[ξ]` holds their rows `[cs.len(), T]`), tiles `t = (sample·TH + ty)·TW + tx`.
+/// Each channel plane is first copied with its zero border into `scratch`, so the patches need
+/// no bounds checks; then `d·B` is taken along every row for all tiles at once (four planes
+/// `h_j[row, tx]` after it in `scratch`), and `Bᵀ·(d·B)` down the columns writes each row of
+/// tiles of each `V_ξ` as one contiguous run.
 fn transform_input(
     g: &ConvGeom,
     n: usize,
     x: &[f32],
-    v: &mut [f32],
-    sv: usize,
+    cs: Range<usize>,
+    vs: [&mut [f32]; XI],
     scratch: &mut [f32],
 ) {
     let c = g.channels;
@@ -165,14 +221,8 @@ fn transform_input(
     let (plane, h) = scratch.split_at_mut(ph * pw);
     let h = &mut h[..4 * ph * tw];
     let hw = g.height * g.width;
-    let mut planes = v.chunks_exact_mut(sv);
-    let vp: [&mut [f32]; XI] = std::array::from_fn(|_| {
-        planes
-            .next()
-            .expect("invariant: v holds 16 planes (checked by forward)")
-    });
     // Channel by channel, then sample by sample: the 16 rows `V_ξ[c, ·]` are written in order.
-    for ci in 0..c {
+    for (cl, ci) in cs.enumerate() {
         for s in 0..n {
             let src = &x[(s * c + ci) * hw..][..hw];
             plane.fill(0.0);
@@ -194,15 +244,15 @@ fn transform_input(
                 }
             }
             for ty in 0..th {
-                let t0 = ci * t + (s * th + ty) * tw;
+                let t0 = cl * t + (s * th + ty) * tw;
                 for (j, hj) in h.chunks_exact(ph * tw).enumerate() {
                     let row = |k: usize| &hj[(2 * ty + k) * tw..][..tw];
-                    let (d0, d1, d2, d3) = (row(0), row(1), row(2), row(3));
+                    let d = [row(0), row(1), row(2), row(3)];
                     let at = |k: usize| 4 * k + j;
-                    combine(&mut vp[at(0)][t0..], [d0, d1, d2, d3], |[a, _, c, _]| a - c);
-                    combine(&mut vp[at(1)][t0..], [d0, d1, d2, d3], |[_, b, c, _]| b + c);
-                    combine(&mut vp[at(2)][t0..], [d0, d1, d2, d3], |[_, b, c, _]| c - b);
-                    combine(&mut vp[at(3)][t0..], [d0, d1, d2, d3], |[_, b, _, d]| b - d);
+                    combine(&mut vs[at(0)][t0..], d, |[a, _, c, _]| a - c);
+                    combine(&mut vs[at(1)][t0..], d, |[_, b, c, _]| b + c);
+                    combine(&mut vs[at(2)][t0..], d, |[_, b, c, _]| c - b);
+                    combine(&mut vs[at(3)][t0..], d, |[_, b, _, d]| b - d);
                 }
             }
         }
@@ -218,8 +268,9 @@ fn combine(out: &mut [f32], [d0, d1, d2, d3]: [&[f32]; 4], f: impl Fn([f32; 4]) 
 }
 
 /// `y[s, o, 2ty + a, 2tx + b] = (Aᵀ M_ot A)[a, b] + bias[o]` with `Aᵀ = [1 1 1 0; 0 1 −1 −1]`,
-/// for the outputs inside `OH × OW` (`M` stored `[16, OC, T]`, planes `sm` apart): `Aᵀ·M` for a
-/// row of tiles at once into `scratch` (eight rows `r_aj[tx]`), then `(Aᵀ·M)·A` along them.
+/// for the samples `ss` (`ys` holds their outputs) and the outputs inside `OH × OW` (`M` stored
+/// `[16, OC, T]` for all `n` samples, planes `sm` apart): `Aᵀ·M` for a row of tiles at once into
+/// `scratch` (eight rows `r_aj[tx]`), then `(Aᵀ·M)·A` along them.
 #[allow(clippy::too_many_arguments)]
 fn transform_output(
     g: &ConvGeom,
@@ -228,7 +279,8 @@ fn transform_output(
     m: &[f32],
     sm: usize,
     bias: &[f32],
-    y: &mut [f32],
+    ss: Range<usize>,
+    ys: &mut [f32],
     scratch: &mut [f32],
 ) {
     let (th, tw) = tiles(g);
@@ -237,16 +289,16 @@ fn transform_output(
     let r = &mut scratch[..8 * tw];
     // Channel by channel, then sample by sample: the 16 rows `M_ξ[o, ·]` are read in order.
     for (o, &bo) in bias.iter().enumerate().take(oc) {
-        for s in 0..n {
-            let plane = &mut y[(s * oc + o) * oh * ow..][..oh * ow];
+        for (sl, s) in ss.clone().enumerate() {
+            let plane = &mut ys[(sl * oc + o) * oh * ow..][..oh * ow];
             for ty in 0..th {
                 let t0 = o * t + (s * th + ty) * tw;
                 for j in 0..4 {
                     let mk = |i: usize| &m[(4 * i + j) * sm + t0..][..tw];
-                    let (m0, m1, m2, m3) = (mk(0), mk(1), mk(2), mk(3));
+                    let d = [mk(0), mk(1), mk(2), mk(3)];
                     let (r0, r1) = r[2 * j * tw..][..2 * tw].split_at_mut(tw);
-                    combine(r0, [m0, m1, m2, m3], |[a, b, c, _]| a + b + c);
-                    combine(r1, [m0, m1, m2, m3], |[_, b, c, d]| b - c - d);
+                    combine(r0, d, |[a, b, c, _]| a + b + c);
+                    combine(r1, d, |[_, b, c, d]| b - c - d);
                 }
                 for a in 0..2 {
                     let i = 2 * ty + a;
