@@ -30,7 +30,7 @@ use std::fmt;
 ///   `fan_in = IN_C·K·K`). Keras `"same"` padding has no direct PyTorch equivalent when the total
 ///   padding is odd (it equals `F.pad` by `(pad_left, pad_right, pad_top, pad_bottom)` then a
 ///   valid convolution).
-/// - Computation: wide stride-1 3 × 3 layers on maps of at least 10 × 10 run their forward pass
+/// - Computation: wide stride-1 3 × 3 layers on maps of at least 4 × 4 run their forward pass
 ///   as Winograd `F(2×2, 3×3)` ([`Conv2d::WINOGRAD`]; equal to the sum below up to rounding,
 ///   about 1e-6 relative). Otherwise all three directions are one GEMM each over the batch's `im2col` matrix
 ///   `col` `[IN_C·K·K, N·OH·OW]`: `Y = W·col`, `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by
@@ -107,9 +107,10 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     /// Whether the forward pass of a stride-1 3 × 3 layer with at least [`WINOGRAD_MIN_C`] input
     /// and output channels may run as Winograd `F(2×2, 3×3)` ([`winograd`], 2.25× fewer
     /// multiplications); it does when the output map also has at least
-    /// [`WINOGRAD_MIN_PIXELS`] pixels (AlexNet's 13 × 13 layers: +16–35% ImageNet inference;
-    /// on CIFAR's 8 × 8 and 4 × 4 maps the transforms cost more than they save, see
-    /// `bench/NOTES.md`). The backward pass stays on im2col + GEMM.
+    /// [`WINOGRAD_MIN_PIXELS`] pixels (AlexNet's 3 × 3 layers, ImageNet's 13 × 13 and CIFAR's
+    /// 8 × 8 and 4 × 4 maps; measurements in `bench/NOTES.md`, sections 23 and 24; on a 3 × 3
+    /// map a single cropped tile wastes 44% of the products). The backward pass stays on
+    /// im2col + GEMM.
     pub const WINOGRAD: bool =
         K == 3 && S == 1 && IN_C >= WINOGRAD_MIN_C && OUT_C >= WINOGRAD_MIN_C;
 
@@ -267,7 +268,7 @@ const DIRECT_FORWARD_MAX_OUT_C: usize = 16;
 const WINOGRAD_MIN_C: usize = 32;
 
 /// See [`Conv2d::WINOGRAD`].
-const WINOGRAD_MIN_PIXELS: usize = 100;
+const WINOGRAD_MIN_PIXELS: usize = 16;
 
 /// Layers whose column matrix holds at least this many values per sample (1 MiB) borrow their
 /// column matrix and GEMM output from one workspace per thread, shared by all such layers,
@@ -613,11 +614,13 @@ mod tests {
         matches_reference::<3, 16, 5, 1, 0, 14, 14, 10, 10>();
         matches_reference::<2, 17, 3, 1, 1, 6, 5, 6, 5>();
         // Winograd forward: 32 channels in and out on an odd 11 × 10 map (edge tiles cropped),
-        // and with Keras "same" padding; 9 × 11 stays under `WINOGRAD_MIN_PIXELS` (im2col).
+        // with Keras "same" padding, and CIFAR's 4 × 4; 3 × 5 stays under `WINOGRAD_MIN_PIXELS`
+        // (im2col).
         const { assert!(Conv2d::<32, 32, 3, 1, 1>::WINOGRAD && !Conv2d::<31, 32, 3>::WINOGRAD) };
         matches_reference::<32, 32, 3, 1, 1, 11, 10, 11, 10>();
         matches_reference::<32, 33, 3, 1, PAD_SAME, 12, 9, 12, 9>();
-        matches_reference::<32, 32, 3, 1, 0, 11, 13, 9, 11>();
+        matches_reference::<32, 32, 3, 1, 1, 4, 4, 4, 4>();
+        matches_reference::<32, 32, 3, 1, 0, 5, 7, 3, 5>();
     }
 
     #[test]
