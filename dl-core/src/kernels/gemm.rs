@@ -466,7 +466,7 @@ pub fn gemm_threaded(
     let along_k = a.cs == 1 && b.rs == 1;
     let path = match kernel.0 {
         _ if along_k && use_transposed(m, n, k) => {
-            Path::Transposed(pick_tile(candidates, n, m).streaming())
+            Path::Transposed(pick_streaming_tile(candidates, n, m))
         }
         #[cfg(target_arch = "x86_64")]
         Kind::Avx512 if along_k && use_dot(m, n, k) => Path::Dot,
@@ -940,15 +940,33 @@ const PORTABLE: [Candidate; 1] = [Candidate {
 /// and depth step its vector FMAs (`MR·NR / lanes`) plus three for the loads and loop; ties go to
 /// the candidate listed first.
 fn pick_tile(candidates: &[Candidate], m: usize, n: usize) -> Plan {
+    pick_tile_up_to(candidates, usize::MAX, m, n)
+}
+
+/// [`pick_tile`] among the candidates of at most `max_mr` rows (the portable kernel's 4 rows at
+/// least are always there).
+fn pick_tile_up_to(candidates: &[Candidate], max_mr: usize, m: usize, n: usize) -> Plan {
     let cost = |c: &Candidate| m.div_ceil(c.mr) * n.div_ceil(c.nr) * (c.mr * c.nr / c.lanes + 3);
-    let mut best = &candidates[0];
-    for cand in &candidates[1..] {
-        if cost(cand) < cost(best) {
-            best = cand;
-        }
-    }
+    let best = candidates
+        .iter()
+        .filter(|c| c.mr <= max_mr)
+        .reduce(|best, c| if cost(c) < cost(best) { c } else { best })
+        .expect("invariant: every candidate set has a tile of at most 8 rows");
     Plan::new(best)
 }
+
+/// The tile of [`Path::Transposed`] for the swapped `m × n` product: at most [`STREAM_MAX_MR`]
+/// rows, because with a batch of at most `NR` the weights are read in place (see [`Plan::run`]),
+/// `MR` rows at a time, and weight rows a multiple of 4 KiB apart (4096 or 1024 inputs) share
+/// one L1 set of 12 ways: 14 or 16 of them evict each other on every line. Measured with the
+/// tile forced (`zz_gemm`, best of 7, 3 rounds, bench/NOTES.md section 25): 32 × 4096 × 4096
+/// 14 × 32 91–102 GFLOP/s, 8 × 32 105–110; 16 × 4096 × 4096 16 × 16 56–66, 8 × 16 61–73.
+fn pick_streaming_tile(candidates: &[Candidate], m: usize, n: usize) -> Plan {
+    pick_tile_up_to(candidates, STREAM_MAX_MR, m, n).streaming()
+}
+
+/// See [`pick_streaming_tile`].
+const STREAM_MAX_MR: usize = 8;
 
 /// Packing buffers, and the transposed result of [`Path::Transposed`], grown to the largest
 /// shape seen on this thread and reused.
@@ -1615,7 +1633,7 @@ mod tests {
                 (17, 70, STREAM_KC + 37),
                 (40, 2 * STREAM_MC + 5, 30),
             ] {
-                let path = Path::Transposed(pick_tile(candidates, n, m).streaming());
+                let path = Path::Transposed(pick_streaming_tile(candidates, n, m));
                 for (threads, beta) in [(1, 0.0), (3, 1.0)] {
                     let case = Case {
                         ta: Trans::N,
