@@ -32,7 +32,7 @@ use std::fmt;
 ///   valid convolution).
 /// - Computation: wide stride-1 3 × 3 layers on maps of at least 4 × 4 run their forward pass
 ///   as Winograd `F(2×2, 3×3)` ([`Conv2d::WINOGRAD`]; equal to the sum below up to rounding,
-///   about 1e-6 relative). Otherwise all three directions are one GEMM each over the batch's `im2col` matrix
+///   about 1e-6 relative), and their input gradient too. Otherwise all three directions are one GEMM each over the batch's `im2col` matrix
 ///   `col` `[IN_C·K·K, N·OH·OW]`: `Y = W·col`, `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by
 ///   `col2im`. The forward pass never stores `col`: [`gemm_im2col`] packs its panels straight
 ///   from the (zero-padded) images; the backward pass builds it for the two gradients. Layers
@@ -109,8 +109,9 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     /// multiplications); it does when the output map also has at least
     /// [`WINOGRAD_MIN_PIXELS`] pixels (AlexNet's 3 × 3 layers, ImageNet's 13 × 13 and CIFAR's
     /// 8 × 8 and 4 × 4 maps; measurements in `bench/NOTES.md`, sections 23 and 24; on a 3 × 3
-    /// map a single cropped tile wastes 44% of the products). The backward pass stays on
-    /// im2col + GEMM.
+    /// map a single cropped tile wastes 44% of the products). The input gradient of such a layer
+    /// (equal padding of at most 2 on every side) runs through the same kernel, as the
+    /// convolution of `dY` with the turned filters; the weight gradient stays on im2col + GEMM.
     pub const WINOGRAD: bool =
         K == 3 && S == 1 && IN_C >= WINOGRAD_MIN_C && OUT_C >= WINOGRAD_MIN_C;
 
@@ -183,6 +184,47 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
     Conv2d<IN_C, OUT_C, K, S, P>
 {
+    /// The geometry of the input gradient as a convolution, when it runs as Winograd: for a
+    /// [`Conv2d::WINOGRAD`] layer on at least [`WINOGRAD_MIN_PIXELS`] output pixels with the same
+    /// padding `p ≤ 2` on every side, `dX` is the stride-1 3 × 3 convolution of `dY` (`OUT_C`
+    /// channels, `OH × OW`) with the filters transposed and turned by 180°, padded by `2 − p`.
+    fn winograd_adjoint(g: &ConvGeom, out_pixels: usize) -> Option<ConvGeom> {
+        if !Self::WINOGRAD || out_pixels < WINOGRAD_MIN_PIXELS {
+            return None;
+        }
+        let (pb, pr) = (
+            g.out_h + 2 - g.height - g.pad_top,
+            g.out_w + 2 - g.width - g.pad_left,
+        );
+        let p = g.pad_top;
+        if g.pad_left != p || pb != p || pr != p || p > 2 {
+            return None;
+        }
+        ConvGeom::new(OUT_C, g.out_h, g.out_w, 3, 1, shape::Pad::Explicit(2 - p))
+    }
+
+    /// `dX` of `n` samples through [`winograd::forward`] on the adjoint geometry `gt` (see
+    /// [`Conv2d::winograd_adjoint`]): the turned filters `W'[c, o, u, v] = W[o, c, 2 − u, 2 − v]`
+    /// and a zero bias go after the workspace in `col` (the column matrix, used up by then).
+    fn input_grad_winograd(&mut self, gt: &ConvGeom, n: usize, dy: &[f32], dx: &mut [f32]) {
+        let (cl, ol) = winograd::workspace(gt, IN_C, n);
+        let fl = IN_C * OUT_C * 9;
+        grow(&mut self.col, cl + fl + IN_C);
+        grow(&mut self.out, ol);
+        let (ws, rest) = self.col.split_at_mut(cl);
+        let (turned, zero) = rest[..fl + IN_C].split_at_mut(fl);
+        zero.fill(0.0);
+        for (o, wo) in self.weight.value.chunks_exact(IN_C * 9).enumerate() {
+            for (c, f) in wo.chunks_exact(9).enumerate() {
+                let dst = &mut turned[(c * OUT_C + o) * 9..][..9];
+                for (d, &v) in dst.iter_mut().zip(f.iter().rev()) {
+                    *d = v;
+                }
+            }
+        }
+        winograd::forward(gt, IN_C, n, dy, turned, zero, dx, ws, &mut self.out);
+    }
+
     /// The backward pass of a [`Conv2d::DIRECT`] layer over [`BATCH_PARTS`] fixed parts of the
     /// batch (see [`run_batch_parts`]): part 0 writes the parameter gradients, the others partial
     /// sums in `out`, added to part 0's in part order, so any thread count gives the same bits.
@@ -448,32 +490,38 @@ impl<
             rows,
         );
         if let Some(dx) = dx {
-            // dcol = Wᵀ · dY, written over the column matrix (no longer needed), then col2im.
-            gemm(
-                Trans::T,
-                Trans::N,
-                rows,
-                np,
-                OUT_C,
-                1.0,
-                &self.weight.value,
-                rows,
-                &self.out,
-                np,
-                0.0,
-                &mut self.col,
-                np,
-            );
             dx.set_batch(n);
-            // The samples in BATCH_PARTS blocks on the worker pool.
-            let (col, is) = (&self.col, g.input_size());
-            let chunk = n.div_ceil(BATCH_PARTS);
-            let parts = dx.as_mut_slice().chunks_mut(chunk * is).enumerate();
-            run_batch_parts(parts, &|(part, dxs): (usize, &mut [f32])| {
-                for (i, d) in (part * chunk..).zip(dxs.chunks_exact_mut(is)) {
-                    col2im(&g, col, np, i * p, d);
+            match Self::winograd_adjoint(&g, OH * OW) {
+                Some(gt) => self.input_grad_winograd(&gt, n, dy.as_slice(), dx.as_mut_slice()),
+                None => {
+                    // dcol = Wᵀ · dY, written over the column matrix (no longer needed), then
+                    // col2im.
+                    gemm(
+                        Trans::T,
+                        Trans::N,
+                        rows,
+                        np,
+                        OUT_C,
+                        1.0,
+                        &self.weight.value,
+                        rows,
+                        &self.out,
+                        np,
+                        0.0,
+                        &mut self.col,
+                        np,
+                    );
+                    // The samples in BATCH_PARTS blocks on the worker pool.
+                    let (col, is) = (&self.col, g.input_size());
+                    let chunk = n.div_ceil(BATCH_PARTS);
+                    let parts = dx.as_mut_slice().chunks_mut(chunk * is).enumerate();
+                    run_batch_parts(parts, &|(part, dxs): (usize, &mut [f32])| {
+                        for (i, d) in (part * chunk..).zip(dxs.chunks_exact_mut(is)) {
+                            col2im(&g, col, np, i * p, d);
+                        }
+                    });
                 }
-            });
+            }
         }
         if shared {
             swap_shared(&mut self.col, &mut self.out);
@@ -621,6 +669,64 @@ mod tests {
         matches_reference::<32, 33, 3, 1, PAD_SAME, 12, 9, 12, 9>();
         matches_reference::<32, 32, 3, 1, 1, 4, 4, 4, 4>();
         matches_reference::<32, 32, 3, 1, 0, 5, 7, 3, 5>();
+    }
+
+    /// The input gradient of a random `dY` against its definition in f64, for a batch of 3.
+    fn input_gradient_matches_definition<
+        const IC: usize,
+        const OC: usize,
+        const P: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >() {
+        let mut r = rng(7);
+        let mut conv = Conv2d::<IC, OC, 3, 1, P>::new(&mut r);
+        let n = 3;
+        let mut values =
+            |len: usize| -> Vec<f32> { (0..len).map(|_| r.random_range(-1.0..1.0)).collect() };
+        let x = Act::<Chw<IC, H, W>>::from_vec(values(n * IC * H * W)).unwrap();
+        let dy = Act::<Chw<OC, OH, OW>>::from_vec(values(n * OC * OH * OW)).unwrap();
+        let mut y = Act::<Chw<OC, OH, OW>>::default();
+        conv.forward(&x, &mut y, Mode::Train);
+        let mut dx = Act::<Chw<IC, H, W>>::default();
+        conv.backward(&x, &y, &dy, Some(&mut dx));
+        let pad = shape::pad_from_const(P);
+        let (pt, pl) = (shape::pads(H, 3, 1, pad).0, shape::pads(W, 3, 1, pad).0);
+        let mut want = vec![0.0f64; n * IC * H * W];
+        for s in 0..n {
+            for o in 0..OC {
+                for (i, j) in (0..OH).flat_map(|i| (0..OW).map(move |j| (i, j))) {
+                    let d = dy.as_slice()[((s * OC + o) * OH + i) * OW + j] as f64;
+                    for (c, u, v) in (0..IC).flat_map(|c| (0..9).map(move |t| (c, t / 3, t % 3))) {
+                        let (ry, rx) = (
+                            (i + u) as isize - pt as isize,
+                            (j + v) as isize - pl as isize,
+                        );
+                        if ry >= 0 && rx >= 0 && ry < H as isize && rx < W as isize {
+                            let wv = conv.weight.value[((o * IC + c) * 3 + u) * 3 + v] as f64;
+                            want[((s * IC + c) * H + ry as usize) * W + rx as usize] += d * wv;
+                        }
+                    }
+                }
+            }
+        }
+        for (k, (&a, &b)) in dx.as_slice().iter().zip(&want).enumerate() {
+            assert!((a as f64 - b).abs() < 1e-4, "dx[{k}] = {a}, expected {b}");
+        }
+    }
+
+    #[test]
+    fn input_gradient_matches_the_definition() {
+        // Winograd (the adjoint convolution padded by 2 − p for p = 1, "same", 0 and 2) …
+        input_gradient_matches_definition::<32, 33, 1, 4, 4, 4, 4>();
+        input_gradient_matches_definition::<32, 32, PAD_SAME, 6, 5, 6, 5>();
+        input_gradient_matches_definition::<33, 32, 0, 7, 6, 5, 4>();
+        input_gradient_matches_definition::<32, 32, 2, 3, 3, 5, 5>();
+        // … and the GEMM with col2im (too few channels, too small a map).
+        input_gradient_matches_definition::<2, 9, 1, 5, 4, 5, 4>();
+        input_gradient_matches_definition::<32, 32, 1, 3, 3, 3, 3>();
     }
 
     #[test]
