@@ -21,7 +21,8 @@
 //! Dense forward's batch) and a large `B` (its weights) runs as `(B·Aᵀ)ᵀ`, the weights streamed
 //! once through deep depth blocks (see `use_transposed`) and read in place: a row-major `A`
 //! whose panels each meet one `B` panel (`n ≤ NR`) is not packed, the micro-kernels have a
-//! variant that broadcasts from `MR` rows of `A` as stored. On AVX-512, other such products with
+//! variant that broadcasts from `MR` rows of `A` as stored (at most 8 rows on that path, see
+//! `pick_streaming_tile`). On AVX-512, other such products with
 //! `k ≥ 64` and one side thin (≤ 16) or the other operand past L2 (Conv2d weight gradients) run
 //! as 4 × 4 tiles of dot products with no packing at all (see `use_dot`). Elsewhere the transposed
 //! panels are packed through 8 × 8 register transposes (`transpose.rs`). [`gemm_im2col`] is

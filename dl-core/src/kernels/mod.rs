@@ -6,7 +6,9 @@
 //! `matrixmultiply`: that crate allocates its packing buffers on every call (a steady-state
 //! training step must allocate nothing) and trails MKL on our models' skinny shapes. It remains
 //! the baseline in benchmarks only. Large products are split across our own persistent worker
-//! pool (`pool.rs`), which hands jobs over without allocating; see [`gemm`].
+//! pool (`pool.rs`), which hands jobs over without allocating; see [`gemm`]. Convolutions go
+//! through [`im2col`] and the GEMM, the direct kernels of [`conv_direct`] (few output channels)
+//! or Winograd `F(2×2, 3×3)` ([`winograd`], wide 3 × 3 layers).
 
 pub mod conv_direct;
 pub mod gemm;
