@@ -104,10 +104,9 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     /// LeNet-5's second convolution, measurements in `bench/NOTES.md` (sections 9 and 14).
     pub const DIRECT_FORWARD: bool = S == 1 && OUT_C <= DIRECT_FORWARD_MAX_OUT_C;
 
-    /// Whether the forward pass of a stride-1 3 × 3 layer with at least [`WINOGRAD_MIN_C`] input
-    /// and output channels may run as Winograd `F(2×2, 3×3)` ([`winograd`], 2.25× fewer
-    /// multiplications); it does when the output map also has at least
-    /// [`WINOGRAD_MIN_PIXELS`] pixels (AlexNet's 3 × 3 layers, ImageNet's 13 × 13 and CIFAR's
+    /// Whether the forward pass of a stride-1 3 × 3 layer with at least 32 input and output
+    /// channels may run as Winograd `F(2×2, 3×3)` ([`winograd`], 2.25× fewer multiplications);
+    /// it does when the output map also has at least 16 pixels (AlexNet's 3 × 3 layers, ImageNet's 13 × 13 and CIFAR's
     /// 8 × 8 and 4 × 4 maps; measurements in `bench/NOTES.md`, sections 23 and 24; on a 3 × 3
     /// map a single cropped tile wastes 44% of the products). The input gradient of such a layer
     /// (equal padding of at most 2 on every side) runs through the same kernel, as the
