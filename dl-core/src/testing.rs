@@ -3,6 +3,7 @@
 //! Used by the unit tests of every layer and loss, and available to users who write layers.
 
 use crate::error::{Error, Result};
+use crate::kernels::im2col::ConvGeom;
 use crate::layers::{Layer, Mode};
 use crate::tensor::{Act, Shape};
 use rand::Rng;
@@ -36,6 +37,53 @@ fn compare(what: &str, analytic: &[f32], numeric: &[f64]) {
             "{what}[{i}]: analytic {a:.6} but finite differences give {n:.6}"
         );
     }
+}
+
+/// The convolution `y = conv(x, w) + b` by its definition, summed in f64: `x` `[n, C, H, W]`,
+/// `w` `[oc, C, K, K]`, `b` `[oc]`, zeros outside the input (the geometry's top and left
+/// padding), `y` `[n, oc, OH, OW]`. The reference the convolution kernels are tested against.
+///
+/// ```
+/// use dl_core::kernels::im2col::ConvGeom;
+/// use dl_core::shape::Pad;
+/// // A 2×2 window of ones over [1 2; 3 4] padded by 1: the 3×3 sums, plus 0.5.
+/// let g = ConvGeom::new(1, 2, 2, 2, 1, Pad::Explicit(1)).unwrap();
+/// let y = dl_core::testing::conv2d_reference(&g, 1, 1, &[1.0, 2.0, 3.0, 4.0], &[1.0; 4], &[0.5]);
+/// assert_eq!(y, [1.5, 3.5, 2.5, 4.5, 10.5, 6.5, 3.5, 7.5, 4.5]);
+/// ```
+pub fn conv2d_reference(
+    g: &ConvGeom,
+    oc: usize,
+    n: usize,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+) -> Vec<f64> {
+    let (c, k, h, wd) = (g.channels, g.kernel, g.height, g.width);
+    let mut y = Vec::with_capacity(n * oc * g.pixels());
+    for s in 0..n {
+        for o in 0..oc {
+            for i in 0..g.out_h {
+                for j in 0..g.out_w {
+                    let mut acc = b[o] as f64;
+                    for (ci, u, v) in
+                        (0..c).flat_map(|ci| (0..k * k).map(move |t| (ci, t / k, t % k)))
+                    {
+                        let r = (g.stride * i + u).checked_sub(g.pad_top).filter(|&r| r < h);
+                        let q = (g.stride * j + v)
+                            .checked_sub(g.pad_left)
+                            .filter(|&q| q < wd);
+                        if let (Some(r), Some(q)) = (r, q) {
+                            let xv = x[((s * c + ci) * h + r) * wd + q] as f64;
+                            acc += xv * w[((o * c + ci) * k + u) * k + v] as f64;
+                        }
+                    }
+                    y.push(acc);
+                }
+            }
+        }
+    }
+    y
 }
 
 /// Checks a layer's backward pass against central finite differences on random inputs in

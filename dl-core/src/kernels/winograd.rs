@@ -38,9 +38,8 @@ const XI: usize = 16;
 
 /// The distance between consecutive planes of `len` values in the workspaces: an odd number of
 /// 64-byte lines. The 16 planes are walked together (element `k` of each in turn), and planes a
-/// multiple of 4 KiB apart (CIFAR's `16 · 384 · 256` filters) would all map to the same L1 sets,
-/// more lines than its 12 ways hold: every access missed (filter transform 10 ms → measured in
-/// bench/NOTES.md).
+/// multiple of 4 KiB apart (CIFAR's `384 · 256` filters) would all map to the same L1 sets, more
+/// lines than its 12 ways hold, so that every access missed (bench/NOTES.md, section 23).
 fn plane(len: usize) -> usize {
     (len.div_ceil(16) | 1) * 16
 }
@@ -80,6 +79,12 @@ fn planes(buf: &mut [f32], stride: usize, len: usize) -> [&mut [f32]; XI] {
             .expect("invariant: the workspace holds 16 planes (checked by forward)");
         &mut p[..len]
     })
+}
+
+/// `0..len` cut in two parts for [`run_batch_parts`], the first one the larger.
+fn halves(len: usize) -> [Range<usize>; 2] {
+    let mid = len.div_ceil(2);
+    [0..mid, mid..len]
 }
 
 /// Every plane cut at `at`: the heads and the tails.
@@ -137,16 +142,13 @@ pub fn forward(
     let (v, scratch) = rest.split_at_mut(XI * sv);
     let scratches = scratch.chunks_exact_mut(scratch_len(g, n));
     // Filters by halves of the output channels, input tiles by halves of the input channels.
-    let o_mid = oc.div_ceil(2);
-    let parts = [0..o_mid, o_mid..oc]
-        .into_iter()
-        .zip(split_planes(planes(u, su, oc * c), o_mid * c));
+    let os = halves(oc);
+    let us = split_planes(planes(u, su, oc * c), os[1].start * c);
+    let parts = os.into_iter().zip(us);
     run_batch_parts(parts, &|(os, us)| transform_filters(w, os, c, us));
-    let c_mid = c.div_ceil(2);
-    let parts = [0..c_mid, c_mid..c]
-        .into_iter()
-        .zip(split_planes(planes(v, sv, c * t), c_mid * t))
-        .zip(scratches);
+    let cs = halves(c);
+    let vs = split_planes(planes(v, sv, c * t), cs[1].start * t);
+    let parts = cs.into_iter().zip(vs).zip(scratches);
     run_batch_parts(parts, &|((cs, vs), sc)| {
         transform_input(g, n, x, cs, vs, sc)
     });
@@ -161,11 +163,10 @@ pub fn forward(
     }
     let m = &*m;
     // Output by halves of the batch.
-    let s_mid = n.div_ceil(2);
-    let os = oc * g.pixels();
-    let (y0, y1) = y[..n * os].split_at_mut(s_mid * os);
+    let ss = halves(n);
+    let (y0, y1) = y[..n * oc * g.pixels()].split_at_mut(ss[1].start * oc * g.pixels());
     let scratches = scratch.chunks_exact_mut(scratch_len(g, n));
-    let parts = [(0..s_mid, y0), (s_mid..n, y1)].into_iter().zip(scratches);
+    let parts = ss.into_iter().zip([y0, y1]).zip(scratches);
     run_batch_parts(parts, &|((ss, ys), sc)| {
         transform_output(g, n, oc, m, sm, b, ss, ys, sc)
     });
@@ -212,7 +213,7 @@ fn transform_input(
     n: usize,
     x: &[f32],
     cs: Range<usize>,
-    vs: [&mut [f32]; XI],
+    mut vs: [&mut [f32]; XI],
     scratch: &mut [f32],
 ) {
     let c = g.channels;
@@ -243,28 +244,40 @@ fn transform_input(
                 let d = |k: usize, l: usize| &plane[((2 * ty + k) * pw + 2 * tx + l) * n..][..n];
                 // d·B along the 4 rows of the patch: e[4k + j].
                 for (k, ek) in e.chunks_exact_mut(4 * n).enumerate() {
-                    let row = [d(k, 0), d(k, 1), d(k, 2), d(k, 3)];
-                    let (e0, rest) = ek.split_at_mut(n);
-                    let (e1, rest) = rest.split_at_mut(n);
-                    let (e2, e3) = rest.split_at_mut(n);
-                    combine(e0, row, |[a, _, c, _]| a - c);
-                    combine(e1, row, |[_, b, c, _]| b + c);
-                    combine(e2, row, |[_, b, c, _]| c - b);
-                    combine(e3, row, |[_, b, _, d]| b - d);
+                    let mut ek = ek.chunks_exact_mut(n);
+                    let out = std::array::from_fn(|_| ek.next().expect("4 rows of n"));
+                    apply_bt(out, [d(k, 0), d(k, 1), d(k, 2), d(k, 3)]);
                 }
                 // Bᵀ·(d·B) down the columns, into V_ξ.
                 let t0 = cl * t + (ty * tw + tx) * n;
                 for j in 0..4 {
                     let col = |k: usize| &e[(4 * k + j) * n..][..n];
-                    let col = [col(0), col(1), col(2), col(3)];
-                    combine(&mut vs[j][t0..][..n], col, |[a, _, c, _]| a - c);
-                    combine(&mut vs[4 + j][t0..][..n], col, |[_, b, c, _]| b + c);
-                    combine(&mut vs[8 + j][t0..][..n], col, |[_, b, c, _]| c - b);
-                    combine(&mut vs[12 + j][t0..][..n], col, |[_, b, _, d]| b - d);
+                    let out = vs
+                        .get_disjoint_mut([j, 4 + j, 8 + j, 12 + j])
+                        .expect("invariant: four distinct planes")
+                        .map(|v| &mut v[t0..][..n]);
+                    apply_bt(out, [col(0), col(1), col(2), col(3)]);
                 }
             }
         }
     }
+}
+
+/// `out = Bᵀ·d` for four lines `d` (of a patch's rows or columns, each over the samples):
+/// `d0 − d2`, `d1 + d2`, `d2 − d1`, `d1 − d3`.
+fn apply_bt(out: [&mut [f32]; 4], d: [&[f32]; 4]) {
+    let [o0, o1, o2, o3] = out;
+    combine(o0, d, |[a, _, c, _]| a - c);
+    combine(o1, d, |[_, b, c, _]| b + c);
+    combine(o2, d, |[_, b, c, _]| c - b);
+    combine(o3, d, |[_, b, _, d]| b - d);
+}
+
+/// `out = Aᵀ·d + bias` for four lines `d`: `d0 + d1 + d2 + bias`, `d1 − d2 − d3 + bias`.
+fn apply_at(out: [&mut [f32]; 2], d: [&[f32]; 4], bias: f32) {
+    let [o0, o1] = out;
+    combine(o0, d, |[a, b, c, _]| a + b + c + bias);
+    combine(o1, d, |[_, b, c, d]| b - c - d + bias);
 }
 
 /// `out[x] = f([d0[x], d1[x], d2[x], d3[x]])` for every `x < d0.len()` (one line of a transform,
@@ -310,20 +323,16 @@ fn transform_output(
             for tx in 0..tw {
                 let t0 = o * t + (ty * tw + tx) * n + ss.start;
                 // Aᵀ·M: r[2j + a] for column j of the tile.
-                for j in 0..4 {
+                for (j, rj) in r.chunks_exact_mut(2 * ns).enumerate() {
                     let mk = |i: usize| &m[(4 * i + j) * sm + t0..][..ns];
-                    let col = [mk(0), mk(1), mk(2), mk(3)];
-                    let (r0, r1) = r[2 * j * ns..][..2 * ns].split_at_mut(ns);
-                    combine(r0, col, |[a, b, c, _]| a + b + c);
-                    combine(r1, col, |[_, b, c, d]| b - c - d);
+                    let (r0, r1) = rj.split_at_mut(ns);
+                    apply_at([r0, r1], [mk(0), mk(1), mk(2), mk(3)], 0.0);
                 }
                 // (Aᵀ·M)·A plus the bias: out[2a + b].
-                for a in 0..2 {
+                for (a, oa) in out.chunks_exact_mut(2 * ns).enumerate() {
                     let ra = |j: usize| &r[(2 * j + a) * ns..][..ns];
-                    let row = [ra(0), ra(1), ra(2), ra(3)];
-                    let (y0, y1) = out[2 * a * ns..][..2 * ns].split_at_mut(ns);
-                    combine(y0, row, |[p, q, u, _]| p + q + u + bo);
-                    combine(y1, row, |[_, q, u, v]| q - u - v + bo);
+                    let (y0, y1) = oa.split_at_mut(ns);
+                    apply_at([y0, y1], [ra(0), ra(1), ra(2), ra(3)], bo);
                 }
                 for (k, vals) in out.chunks_exact(ns).enumerate() {
                     let (i, j) = (2 * ty + k / 2, 2 * tx + k % 2);
@@ -348,46 +357,12 @@ fn transform_output(
 mod tests {
     use super::*;
     use crate::shape::Pad;
+    use crate::testing::conv2d_reference;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
 
-    /// The convolution by its definition, in f64.
-    fn reference(g: &ConvGeom, oc: usize, n: usize, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f64> {
-        let (c, h, wd) = (g.channels, g.height as isize, g.width as isize);
-        let mut y = vec![0.0f64; n * oc * g.pixels()];
-        for s in 0..n {
-            for o in 0..oc {
-                for i in 0..g.out_h {
-                    for j in 0..g.out_w {
-                        let mut acc = b[o] as f64;
-                        for ci in 0..c {
-                            for u in 0..3 {
-                                for vv in 0..3 {
-                                    let r = (i + u) as isize - g.pad_top as isize;
-                                    let q = (j + vv) as isize - g.pad_left as isize;
-                                    if r >= 0 && r < h && q >= 0 && q < wd {
-                                        let xv = x[((s * c + ci) as isize * h + r) as usize
-                                            * wd as usize
-                                            + q as usize];
-                                        acc +=
-                                            xv as f64 * w[((o * c + ci) * 3 + u) * 3 + vv] as f64;
-                                    }
-                                }
-                            }
-                        }
-                        y[((s * oc + o) * g.out_h + i) * g.out_w + j] = acc;
-                    }
-                }
-            }
-        }
-        y
-    }
-
-    fn values(len: usize, seed: u32) -> Vec<f32> {
-        (0..len as u32)
-            .map(|i| {
-                let h = (i.wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503)) % 2001;
-                h as f32 / 1000.0 - 1.0
-            })
-            .collect()
+    fn values(len: usize, rng: &mut StdRng) -> Vec<f32> {
+        (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
     }
 
     #[test]
@@ -403,15 +378,16 @@ mod tests {
             (2, 4, 4, Pad::Explicit(2), 3, 2),
         ] {
             let g = ConvGeom::new(c, h, w, 3, 1, pad).unwrap();
-            let x = values(n * c * h * w, 1);
-            let wt = values(oc * c * 9, 2);
-            let b = values(oc, 3);
+            let rng = &mut StdRng::seed_from_u64(1);
+            let x = values(n * c * h * w, rng);
+            let wt = values(oc * c * 9, rng);
+            let b = values(oc, rng);
             let (cl, ol) = workspace(&g, oc, n);
             let mut col = vec![f32::NAN; cl];
             let mut out = vec![f32::NAN; ol];
             let mut y = vec![f32::NAN; n * oc * g.pixels()];
             forward(&g, oc, n, &x, &wt, &b, &mut y, &mut col, &mut out);
-            let expect = reference(&g, oc, n, &x, &wt, &b);
+            let expect = conv2d_reference(&g, oc, n, &x, &wt, &b);
             for (k, (&got, &want)) in y.iter().zip(&expect).enumerate() {
                 assert!(
                     (got as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()),

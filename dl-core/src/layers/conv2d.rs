@@ -32,15 +32,16 @@ use std::fmt;
 ///   valid convolution).
 /// - Computation: wide stride-1 3 × 3 layers on maps of at least 4 × 4 run their forward pass
 ///   as Winograd `F(2×2, 3×3)` ([`Conv2d::WINOGRAD`]; equal to the sum below up to rounding,
-///   about 1e-6 relative), and their input gradient too. Otherwise all three directions are one GEMM each over the batch's `im2col` matrix
-///   `col` `[IN_C·K·K, N·OH·OW]`: `Y = W·col`, `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by
-///   `col2im`. The forward pass never stores `col`: [`gemm_im2col`] packs its panels straight
-///   from the (zero-padded) images; the backward pass builds it for the two gradients. Layers
-///   whose matrix exceeds 1 MiB per sample share that workspace with each other, one per thread
-///   (AlexNet's ImageNet convolutions: 281 MB of matrices at batch 16 become 112 MB). Stride-1 layers with at most 8
-///   output channels skip im2col and run the direct kernels of
-///   [`conv_direct`](crate::kernels::conv_direct) instead ([`Conv2d::DIRECT`]); with at most 16,
-///   the forward pass only ([`Conv2d::DIRECT_FORWARD`]).
+///   about 1e-6 relative), and their input gradient too. Otherwise all three directions are
+///   one GEMM each over the batch's `im2col` matrix `col` `[IN_C·K·K, N·OH·OW]`: `Y = W·col`,
+///   `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by `col2im`. The forward pass never stores `col`:
+///   [`gemm_im2col`] packs its panels straight from the (zero-padded) images; the backward pass
+///   builds it for the two gradients. Layers whose matrix exceeds 1 MiB per sample share that
+///   workspace with each other, one per thread (AlexNet's ImageNet convolutions: 281 MB of
+///   matrices at batch 16 become 112 MB). Stride-1 layers with at most 8 output channels skip
+///   im2col and run the direct kernels of [`conv_direct`](crate::kernels::conv_direct) instead
+///   ([`Conv2d::DIRECT`]); with at most 16, the forward pass only
+///   ([`Conv2d::DIRECT_FORWARD`]).
 ///
 /// ```
 /// use dl_core::{Act, Chw, Conv2d, Layer, Mode};
@@ -106,11 +107,12 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 
     /// Whether the forward pass of a stride-1 3 × 3 layer with at least 32 input and output
     /// channels may run as Winograd `F(2×2, 3×3)` ([`winograd`], 2.25× fewer multiplications);
-    /// it does when the output map also has at least 16 pixels (AlexNet's 3 × 3 layers, ImageNet's 13 × 13 and CIFAR's
-    /// 8 × 8 and 4 × 4 maps; measurements in `bench/NOTES.md`, sections 23 and 24; on a 3 × 3
-    /// map a single cropped tile wastes 44% of the products). The input gradient of such a layer
-    /// (equal padding of at most 2 on every side) runs through the same kernel, as the
-    /// convolution of `dY` with the turned filters; the weight gradient stays on im2col + GEMM.
+    /// it does when the output map also has at least 16 pixels (AlexNet's 3 × 3 layers,
+    /// ImageNet's 13 × 13 and CIFAR's 8 × 8 and 4 × 4 maps; measurements in `bench/NOTES.md`,
+    /// sections 23 and 24; on a 3 × 3 map a single cropped tile wastes 44% of the products). The
+    /// input gradient of such a layer (equal padding of at most 2 on every side) runs through
+    /// the same kernel, as the convolution of `dY` with the turned filters; the weight gradient
+    /// stays on im2col + GEMM.
     pub const WINOGRAD: bool =
         K == 3 && S == 1 && IN_C >= WINOGRAD_MIN_C && OUT_C >= WINOGRAD_MIN_C;
 
@@ -183,12 +185,27 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
     Conv2d<IN_C, OUT_C, K, S, P>
 {
+    /// Whether the forward pass on the geometry `g` runs as Winograd: a [`Conv2d::WINOGRAD`] layer
+    /// with at least [`WINOGRAD_MIN_PIXELS`] output pixels.
+    fn uses_winograd(g: &ConvGeom) -> bool {
+        Self::WINOGRAD && g.pixels() >= WINOGRAD_MIN_PIXELS
+    }
+
+    /// The forward pass of the batch `x` into `y` through [`winograd::forward`].
+    fn forward_winograd(&mut self, g: &ConvGeom, n: usize, x: &[f32], y: &mut [f32]) {
+        let (cl, ol) = winograd::workspace(g, OUT_C, n);
+        grow(&mut self.col, cl);
+        grow(&mut self.out, ol);
+        let (w, b) = (&self.weight.value, &self.bias.value);
+        winograd::forward(g, OUT_C, n, x, w, b, y, &mut self.col, &mut self.out);
+    }
+
     /// The geometry of the input gradient as a convolution, when it runs as Winograd: for a
-    /// [`Conv2d::WINOGRAD`] layer on at least [`WINOGRAD_MIN_PIXELS`] output pixels with the same
-    /// padding `p ≤ 2` on every side, `dX` is the stride-1 3 × 3 convolution of `dY` (`OUT_C`
-    /// channels, `OH × OW`) with the filters transposed and turned by 180°, padded by `2 − p`.
-    fn winograd_adjoint(g: &ConvGeom, out_pixels: usize) -> Option<ConvGeom> {
-        if !Self::WINOGRAD || out_pixels < WINOGRAD_MIN_PIXELS {
+    /// layer whose forward pass does ([`Conv2d::uses_winograd`]) with the same padding `p ≤ 2`
+    /// on every side, `dX` is the stride-1 3 × 3 convolution of `dY` (`OUT_C` channels,
+    /// `OH × OW`) with the filters transposed and turned by 180°, padded by `2 − p`.
+    fn winograd_adjoint(g: &ConvGeom) -> Option<ConvGeom> {
+        if !Self::uses_winograd(g) {
             return None;
         }
         let (pb, pr) = (
@@ -403,21 +420,8 @@ impl<
         if shared {
             swap_shared(&mut self.col, &mut self.out);
         }
-        if Self::WINOGRAD && OH * OW >= WINOGRAD_MIN_PIXELS {
-            let (cl, ol) = winograd::workspace(&g, OUT_C, n);
-            grow(&mut self.col, cl);
-            grow(&mut self.out, ol);
-            winograd::forward(
-                &g,
-                OUT_C,
-                n,
-                x.as_slice(),
-                &self.weight.value,
-                &self.bias.value,
-                y.as_mut_slice(),
-                &mut self.col,
-                &mut self.out,
-            );
+        if Self::uses_winograd(&g) {
+            self.forward_winograd(&g, n, x.as_slice(), y.as_mut_slice());
         } else {
             self.forward_gemm(&g, x.as_slice(), y.as_mut_slice());
         }
@@ -490,7 +494,7 @@ impl<
         );
         if let Some(dx) = dx {
             dx.set_batch(n);
-            match Self::winograd_adjoint(&g, OH * OW) {
+            match Self::winograd_adjoint(&g) {
                 Some(gt) => self.input_grad_winograd(&gt, n, dy.as_slice(), dx.as_mut_slice()),
                 None => {
                     // dcol = Wᵀ · dY, written over the column matrix (no longer needed), then
@@ -541,6 +545,7 @@ mod tests {
     }
 
     /// Direct convolution in f64, from the formula, with explicit top/left padding.
+    /// The layer's convolution by its definition ([`crate::testing::conv2d_reference`]).
     fn reference<
         const IC: usize,
         const OC: usize,
@@ -551,37 +556,12 @@ mod tests {
         conv: &Conv2d<IC, OC, K, S, P>,
         x: &[f32],
         (h, w): (usize, usize),
-        (oh, ow): (usize, usize),
     ) -> Vec<f32> {
-        let pad = shape::pad_from_const(P);
-        let (pt, pl) = (shape::pads(h, K, S, pad).0, shape::pads(w, K, S, pad).0);
-        let n = x.len() / (IC * h * w);
-        let mut y = Vec::new();
-        for s in 0..n {
-            for o in 0..OC {
-                for i in 0..oh {
-                    for j in 0..ow {
-                        let mut acc = conv.bias.value[o] as f64;
-                        for c in 0..IC {
-                            for u in 0..K {
-                                for v in 0..K {
-                                    let iy = (S * i + u) as isize - pt as isize;
-                                    let ix = (S * j + v) as isize - pl as isize;
-                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                                        continue;
-                                    }
-                                    let xv = x[((s * IC + c) * h + iy as usize) * w + ix as usize];
-                                    let wv = conv.weight.value[((o * IC + c) * K + u) * K + v];
-                                    acc += xv as f64 * wv as f64;
-                                }
-                            }
-                        }
-                        y.push(acc as f32);
-                    }
-                }
-            }
-        }
-        y
+        let g = Conv2d::<IC, OC, K, S, P>::geom(h, w);
+        let n = x.len() / g.input_size();
+        let (wt, b) = (&conv.weight.value, &conv.bias.value);
+        let y = crate::testing::conv2d_reference(&g, OC, n, x, wt, b);
+        y.into_iter().map(|v| v as f32).collect()
     }
 
     fn matches_reference<
@@ -601,7 +581,7 @@ mod tests {
             .map(|_| r.random_range(-1.0..1.0))
             .collect();
         let x = Act::<Chw<IC, H, W>>::from_vec(data).unwrap();
-        let want = reference(&conv, x.as_slice(), (H, W), (OH, OW));
+        let want = reference(&conv, x.as_slice(), (H, W));
         // Both modes: between 9 and 16 output channels they take different routes.
         for mode in [Mode::Eval, Mode::Train] {
             let mut y = Act::<Chw<OC, OH, OW>>::default();
@@ -796,7 +776,7 @@ mod tests {
         let (mut ya, mut yb) = (Act::default(), Act::<Chw<10, 64, 64>>::default());
         let (mut dx1, mut dx2) = (Act::default(), Act::default());
         a.forward(&x, &mut ya, Mode::Train);
-        let want = reference(&a, x.as_slice(), (64, 64), (64, 64));
+        let want = reference(&a, x.as_slice(), (64, 64));
         for (got, want) in ya.as_slice().iter().zip(&want) {
             assert!((got - want).abs() < 1e-4, "{got} vs {want}");
         }

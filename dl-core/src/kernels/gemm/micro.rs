@@ -2,8 +2,9 @@
 //!
 //! `Ã` is a packed panel of `MR` rows: element `(i, p)` at `a[p·MR + i]`, zero-padded past the
 //! valid rows; or, in the kernels instantiated with `ROWS = true`, `MR` rows of a row-major `A`
-//! read in place: element `(i, p)` at `a[i·lda + p]` (all `MR` rows valid). `B̃` is a panel of `NR` columns: element `(p, j)` at `b[p·ldb + j]` (`ldb = NR` when
-//! packed, the row length of `B` when read in place). `C` is row-major with row length `ldc`; only
+//! read in place: element `(i, p)` at `a[i·lda + p]` (all `MR` rows valid). `B̃` is a panel of
+//! `NR` columns: element `(p, j)` at `b[p·ldb + j]` (`ldb = NR` when packed, the row length of
+//! `B` when read in place). `C` is row-major with row length `ldc`; only
 //! its `rows × cols` corner is read or written, and with `beta == 0` it is never read (so it may
 //! hold NaN).
 //!
@@ -31,9 +32,10 @@ pub(super) struct Tile {
 /// (ignored by the packed-panel kernels).
 ///
 /// # Safety
-/// `a` must hold `kc·MR` floats (packed), or `MR` rows of `kc` floats `lda` apart (in place), `b` must address `kc` rows of `NR` floats `ldb` apart, the tile
-/// must address `rows` rows of `cols` writable floats `ldc` apart that alias neither panel, and the
-/// CPU must support the instruction set of the kernel.
+/// `a` must hold `kc·MR` floats (packed), or `MR` rows of `kc` floats `lda` apart (in place),
+/// `b` must address `kc` rows of `NR` floats `ldb` apart, the tile must address `rows` rows of
+/// `cols` writable floats `ldc` apart that alias neither panel, and the CPU must support the
+/// instruction set of the kernel.
 pub(super) type Micro = unsafe fn(usize, *const f32, usize, *const f32, usize, Tile);
 
 /// Element `(i, p)` of the `A` operand of a micro-kernel: packed (`a[p·MR + i]`) or, with `ROWS`,
