@@ -108,6 +108,13 @@ macro_rules! in_block {
     };
 }
 
+/// Lanes of one weight-gradient accumulator (one AVX-512 register).
+const WG_LANES: usize = 16;
+
+/// Taps per register block of the weight gradient: with [`OB_MAX`] channels, 24 accumulators and
+/// 4 input vectors, which leaves AVX-512's 32 registers room for the gradient vector.
+const TAPS: usize = 4;
+
 /// The largest `OB` of the variants (the scratch holds that many wide output channels).
 const OB_MAX: usize = 6;
 
@@ -334,31 +341,61 @@ multiversion! {
         scratch: &mut [f32],
     ) {
         /// Adds one padded sample's share to the weight gradients of `B` output channels whose
-        /// `dy` planes are laid out wide in `wide` (`plane` apart): per tap, one dot product per
-        /// channel over the span, the input block loaded once for the `B` channels.
+        /// `dy` planes are laid out wide in `wide` (`plane` apart): one dot product over the span
+        /// per channel and tap, [`TAPS`] taps at a time (the last block with its own instance).
         #[inline(always)]
         fn channels<const B: usize>(g: &ConvGeom, xp: &[f32], wide: &[f32], dw: &mut [f32]) {
-            let (hp, wp, span) = dims(g);
-            let (plane, blocks, taps) = (plane_len(g), span.div_ceil(LANES), g.rows());
-            let mut t = 0;
-            for c in 0..g.channels {
-                for u in 0..g.kernel {
-                    for v in 0..g.kernel {
-                        let xs = &xp[c * hp * wp + u * wp + v..][..blocks * LANES];
-                        let mut acc = [[0.0f32; LANES]; B];
-                        for (i, xb) in xs.chunks_exact(LANES).enumerate() {
-                            for (j, a) in acc.iter_mut().enumerate() {
-                                let db = &wide[j * plane + i * LANES..][..LANES];
-                                for ((a, &xv), &dv) in a.iter_mut().zip(xb).zip(db) {
-                                    *a = madd(xv, dv, *a);
-                                }
-                            }
+            let (hp, wp, _) = dims(g);
+            let (k, taps) = (g.kernel, g.rows());
+            // Tap t = (c, u, v) reads the padded sample from c·Hp·Wp + u·Wp + v.
+            let offset = |t: usize| (t / (k * k)) * hp * wp + (t / k % k) * wp + t % k;
+            for t0 in (0..taps).step_by(TAPS) {
+                let dw = &mut dw[t0..];
+                match taps - t0 {
+                    1 => tap_block::<B, 1>(g, xp, wide, std::array::from_fn(|i| offset(t0 + i)), dw),
+                    2 => tap_block::<B, 2>(g, xp, wide, std::array::from_fn(|i| offset(t0 + i)), dw),
+                    3 => tap_block::<B, 3>(g, xp, wide, std::array::from_fn(|i| offset(t0 + i)), dw),
+                    _ => tap_block::<B, TAPS>(g, xp, wide, std::array::from_fn(|i| offset(t0 + i)), dw),
+                }
+            }
+        }
+
+        /// The dot products of `B` channels' wide `dy` planes with `T` taps of the padded sample
+        /// (starting at `offsets`), added to `dw[j·taps + i]` for channel `j` and tap `i`. The
+        /// `B × T` accumulators of [`WG_LANES`] values stay in registers over the span: each
+        /// block loads `T` input and `B` gradient vectors for `B·T` multiply-adds.
+        #[inline(always)]
+        fn tap_block<const B: usize, const T: usize>(
+            g: &ConvGeom,
+            xp: &[f32],
+            wide: &[f32],
+            offsets: [usize; T],
+            dw: &mut [f32],
+        ) {
+            let (_, _, span) = dims(g);
+            let (plane, blocks, taps) = (plane_len(g), span.div_ceil(WG_LANES), g.rows());
+            // Whole blocks, sliced to `blocks` up front so the loop has no bounds checks, and all
+            // loads before the multiply-adds: with either a bounds check in the loop or the loads
+            // interleaved (iterator zips), the compiler stored every accumulator on each pass.
+            let xs: [&[[f32; WG_LANES]]; T] =
+                std::array::from_fn(|t| &xp[offsets[t]..].as_chunks().0[..blocks]);
+            let ds: [&[[f32; WG_LANES]]; B] =
+                std::array::from_fn(|j| &wide[j * plane..].as_chunks().0[..blocks]);
+            let mut acc = [[[0.0f32; WG_LANES]; T]; B];
+            for i in 0..blocks {
+                let x: [[f32; WG_LANES]; T] = std::array::from_fn(|t| xs[t][i]);
+                let d: [[f32; WG_LANES]; B] = std::array::from_fn(|j| ds[j][i]);
+                for j in 0..B {
+                    for t in 0..T {
+                        for l in 0..WG_LANES {
+                            acc[j][t][l] = madd(x[t][l], d[j][l], acc[j][t][l]);
                         }
-                        for (j, a) in acc.iter().enumerate() {
-                            dw[j * taps + t] += fold(*a);
-                        }
-                        t += 1;
                     }
+                }
+            }
+            for (j, aj) in acc.iter().enumerate() {
+                for (t, a) in aj.iter().enumerate() {
+                    dw[j * taps + t] += fold(*a);
                 }
             }
         }
