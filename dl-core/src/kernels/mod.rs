@@ -13,6 +13,7 @@
 pub mod conv_direct;
 pub mod gemm;
 pub mod im2col;
+pub mod max_pool;
 pub mod peak;
 mod pool;
 pub mod winograd;

@@ -1,6 +1,6 @@
 //! 2-D max pooling.
 
-use crate::kernels::{BATCH_PARTS, run_batch_parts};
+use crate::kernels::{BATCH_PARTS, max_pool, run_batch_parts};
 use crate::layers::{Layer, Mode};
 use crate::param::{Param, ParamName, Parameters};
 use crate::shape::{self, Pad};
@@ -58,7 +58,8 @@ impl<const K: usize, const S: usize> Parameters for MaxPool2d<K, S> {
 
 impl<const K: usize, const S: usize> MaxPool2d<K, S> {
     /// Pools `x` (`C·H·W` per sample): writes the maxima into `y` and their positions in `x`
-    /// plus `base` into `argmax`, each when given.
+    /// plus `base` into `argmax`, each when given. The common 2 × 2 / stride 2 pool runs the
+    /// vectorised [`max_pool::pool_2x2`] when it writes the maxima.
     fn pool(
         base: usize,
         x: &[f32],
@@ -69,6 +70,7 @@ impl<const K: usize, const S: usize> MaxPool2d<K, S> {
     ) {
         // One monomorphic scan per combination: no per-window test of what to write.
         match (y, argmax) {
+            (Some(y), am) if K == 2 && S == 2 => max_pool::pool_2x2(x, dims, out, base, y, am),
             (Some(y), Some(am)) => Self::scan(base, x, dims, out, |o, best, at| {
                 y[o] = best;
                 am[o] = at;
@@ -92,34 +94,6 @@ impl<const K: usize, const S: usize> MaxPool2d<K, S> {
         mut emit: impl FnMut(usize, f32, usize),
     ) {
         let plane = h * w;
-        if K == 2 && S == 2 {
-            // The common 2 × 2 / stride 2 pool: each output row reads one pair of input rows
-            // in pairs of values, the same four comparisons in the same order as below,
-            // without the per-window row lookups (a loop the compiler can vectorise).
-            for (pi, xp) in x.chunks_exact(plane).enumerate() {
-                for i in 0..oh {
-                    let (r0, r1) = (2 * i * w, (2 * i + 1) * w);
-                    let top = xp[r0..r0 + 2 * ow].chunks_exact(2);
-                    let bottom = xp[r1..r1 + 2 * ow].chunks_exact(2);
-                    for (j, (t, b)) in top.zip(bottom).enumerate() {
-                        let mut best = f32::NEG_INFINITY;
-                        let mut at = r0 + 2 * j;
-                        for (pos, val) in [
-                            (r0 + 2 * j, t[0]),
-                            (r0 + 2 * j + 1, t[1]),
-                            (r1 + 2 * j, b[0]),
-                            (r1 + 2 * j + 1, b[1]),
-                        ] {
-                            let take = val > best || val.is_nan();
-                            best = if take { val } else { best };
-                            at = if take { pos } else { at };
-                        }
-                        emit((pi * oh + i) * ow + j, best, base + pi * plane + at);
-                    }
-                }
-            }
-            return;
-        }
         for (pi, xp) in x.chunks_exact(plane).enumerate() {
             for i in 0..oh {
                 for j in 0..ow {
