@@ -71,14 +71,12 @@ macro_rules! multiversion {
                     const OB: usize = 1;
                     $body
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: AVX-512F (and with it AVX2 and FMA) detected on the line above.
+                if allowed(Isa::Avx512) {
+                    // SAFETY: `allowed` detected AVX-512F (and with it AVX2 and FMA).
                     return unsafe { avx512($($arg),*) };
                 }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: AVX2 and FMA detected on the lines above.
+                if allowed(Isa::Avx2) {
+                    // SAFETY: `allowed` detected AVX2 and FMA.
                     return unsafe { avx2($($arg),*) };
                 }
             }
@@ -91,6 +89,37 @@ macro_rules! multiversion {
             $body
         }
     };
+}
+
+/// The variants [`multiversion!`] compiles, widest first.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Isa {
+    Avx512,
+    Avx2,
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+thread_local! {
+    /// In tests, the widest variant allowed to run on this thread, so that the narrower ones are
+    /// tested on CPUs that have wider ones; `None` runs the portable variant.
+    static WIDEST: std::cell::Cell<Option<Isa>> = const { std::cell::Cell::new(Some(Isa::Avx512)) };
+}
+
+/// Whether the variant for `isa` runs: the CPU supports it (and in tests, [`WIDEST`] allows it).
+#[cfg(target_arch = "x86_64")]
+fn allowed(isa: Isa) -> bool {
+    #[cfg(test)]
+    if WIDEST.get().is_none_or(|widest| isa < widest) {
+        return false;
+    }
+    match isa {
+        Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+        Isa::Avx2 => {
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+        }
+    }
 }
 
 /// `f::<B>(args)` for a register block of `B = count` channels: the block sizes 1 to 5 for the
@@ -598,7 +627,28 @@ mod tests {
             (4, 5, 5, 2, Pad::Valid, 4, 1),
             (10, 5, 6, 3, Pad::Same, 10, 2),
         ];
-        for (c, h, w, k, pad, oc, n) in cases {
+        // Every variant: the portable one (None) and those this CPU supports.
+        #[cfg(target_arch = "x86_64")]
+        let variants = [Some(Isa::Avx512), Some(Isa::Avx2), None];
+        #[cfg(not(target_arch = "x86_64"))]
+        let variants = [()];
+        for variant in variants {
+            #[cfg(target_arch = "x86_64")]
+            WIDEST.set(variant);
+            check_cases(&mut rng, &cases, &format!("{variant:?}"));
+        }
+        #[cfg(target_arch = "x86_64")]
+        WIDEST.set(Some(Isa::Avx512));
+    }
+
+    /// Runs the three directions on `cases` and compares them with [`naive`].
+    #[allow(clippy::type_complexity)]
+    fn check_cases(
+        rng: &mut rand::rngs::StdRng,
+        cases: &[(usize, usize, usize, usize, Pad, usize, usize)],
+        variant: &str,
+    ) {
+        for &(c, h, w, k, pad, oc, n) in cases {
             let g = ConvGeom::new(c, h, w, k, 1, pad).expect("valid geometry");
             let mut random = |len: usize| -> Vec<f32> {
                 (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
@@ -611,14 +661,14 @@ mod tests {
             let mut scratch = vec![f32::NAN; scratch_len(&g)];
             let mut y = vec![f32::NAN; n * oc * g.pixels()];
             forward(&g, n, &x, &wt, &b, &mut y, &mut scratch);
-            close("y", &y, &y_want);
+            close(&format!("{variant} y"), &y, &y_want);
             let (mut dw, mut db) = (vec![f32::NAN; wt.len()], vec![f32::NAN; oc]);
             weight_grad(&g, n, &x, &dy, &mut dw, &mut db, &mut scratch);
-            close("dw", &dw, &dw_want);
-            close("db", &db, &db_want);
+            close(&format!("{variant} dw"), &dw, &dw_want);
+            close(&format!("{variant} db"), &db, &db_want);
             let mut dx = vec![f32::NAN; x.len()];
             input_grad(&g, n, &dy, &wt, oc, &mut dx, &mut scratch);
-            close("dx", &dx, &dx_want);
+            close(&format!("{variant} dx"), &dx, &dx_want);
         }
     }
 
