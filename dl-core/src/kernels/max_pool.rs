@@ -1,69 +1,124 @@
-//! The 2 × 2, stride-2 max pool (LeNet's and the CIFAR AlexNet's): AVX-512 intrinsics, or the
-//! portable body compiled for AVX2 or the x86-64 baseline, the widest the CPU supports picked at
-//! run time.
+//! Max pooling ([`MaxPool2d`](crate::MaxPool2d)'s kernel): the maximum of each `K × K` window,
+//! windows `S` apart, and the position of that maximum for the backward pass.
 //!
-//! The window rule is [`MaxPool2d`](crate::MaxPool2d)'s: the first maximum in row-major order
-//! wins, and a NaN wins over any number (the last NaN over earlier ones). Each output row reads
-//! one pair of input rows, 16 windows per step, and selects without branches. Built for the
-//! x86-64 baseline only, the per-window loop ran SSE2 code (or scalar code on LeNet's rows of 14
-//! and 5 windows, shorter than the vector loop), and the pool took 10% of a LeNet training step.
+//! The window rule: the first maximum in row-major order wins, and a NaN wins over any number
+//! (the last NaN over earlier ones). The zoo's pools have stride 2: 2 × 2 (LeNet, the CIFAR
+//! AlexNet) and 3 × 3 (the ImageNet AlexNet). On AVX-512 both run in intrinsics, 16 windows per
+//! step, selecting without branches; the 2 × 2 pool otherwise runs a portable body in the same
+//! steps, compiled for AVX2 or the x86-64 baseline (run-time detection); other pools go window
+//! by window. Built for the baseline only, the window-by-window loop ran SSE2 or scalar code
+//! (LeNet's rows of 14 and 5 windows are shorter than the compiler's vector loop) and took 10%
+//! of a LeNet training step.
 //!
 //! ```
-//! use dl_core::kernels::max_pool::pool_2x2;
-//! // One 2 × 4 plane: two windows.
+//! use dl_core::kernels::max_pool::pool;
+//! // One 2 × 4 plane: two 2 × 2 windows.
 //! let x = [1.0, 5.0, 2.0, 0.0, 3.0, 4.0, -1.0, 7.0];
 //! let (mut y, mut at) = ([0.0; 2], [0; 2]);
-//! pool_2x2(&x, (2, 4), (1, 2), 100, &mut y, Some(&mut at));
+//! pool::<2, 2>(&x, (2, 4), (1, 2), 100, Some(&mut y), Some(&mut at));
 //! assert_eq!(y, [5.0, 7.0]);
 //! assert_eq!(at, [101, 107]); // positions in `x` plus the base 100
 //! ```
 
-/// Pools the planes of `x` (each `h × w`, outputs `oh × ow`, `oh ≤ h/2`, `ow ≤ w/2`) with 2 × 2
-/// windows 2 apart into `y`, and when given writes each maximum's position in `x` plus `base`
-/// into `argmax` (both `planes·oh·ow` long).
+/// Max-pools the planes of `x` (each `h × w`) with `K × K` windows `S` apart into `oh × ow`
+/// outputs each: writes the maxima into `y` and their positions in `x` plus `base` into
+/// `argmax`, each when given (both `planes·oh·ow` long).
+///
+/// Stride-2 pools of 2 × 2 and 3 × 3 windows run the AVX-512 kernel when the CPU has it; the
+/// 2 × 2 one otherwise runs the portable vectorised body; everything else, and positions without
+/// maxima, the window-by-window scan.
 ///
 /// # Panics
 /// If a length disagrees with the geometry (a caller bug).
-pub fn pool_2x2(
+pub fn pool<const K: usize, const S: usize>(
     x: &[f32],
     (h, w): (usize, usize),
     (oh, ow): (usize, usize),
     base: usize,
-    y: &mut [f32],
+    y: Option<&mut [f32]>,
     argmax: Option<&mut [usize]>,
 ) {
+    let fits = |out: usize, len: usize| out == 0 || (out - 1) * S + K <= len;
     assert!(
-        2 * oh <= h && 2 * ow <= w,
-        "pool_2x2: output larger than the input allows"
+        fits(oh, h) && fits(ow, w),
+        "max_pool: windows past the input"
     );
-    assert_eq!(x.len() % (h * w), 0, "pool_2x2: input length");
-    assert_eq!(
-        y.len(),
-        x.len() / (h * w) * oh * ow,
-        "pool_2x2: output length"
+    assert!(
+        h * w > 0 && x.len().is_multiple_of(h * w),
+        "max_pool: input length"
     );
-    if let Some(am) = &argmax {
-        assert_eq!(am.len(), y.len(), "pool_2x2: argmax length");
+    let len = x.len() / (h * w) * oh * ow;
+    for out in [
+        y.as_deref().map(<[f32]>::len),
+        argmax.as_deref().map(<[usize]>::len),
+    ] {
+        assert!(out.is_none_or(|l| l == len), "max_pool: output length");
     }
     let geom = ((h, w), (oh, ow), base);
+    let Some(y) = y else {
+        if let Some(am) = argmax {
+            scan::<K, S>(x, geom, |o, _, at| am[o] = at);
+        }
+        return;
+    };
     #[cfg(target_arch = "x86_64")]
     {
+        if S == 2 && (K == 2 || K == 3) && std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F detected; the lengths and the geometry were checked above.
+            return unsafe { avx512::planes::<K>(x, geom, y, argmax) };
+        }
         /// # Safety
         /// The CPU must support AVX2.
         #[target_feature(enable = "avx2")]
         unsafe fn avx2(x: &[f32], geom: Geom, y: &mut [f32], argmax: Option<&mut [usize]>) {
             planes(x, geom, y, argmax);
         }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F detected on the line above; the lengths were checked above.
-            return unsafe { avx512::planes(x, geom, y, argmax) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if K == 2 && S == 2 && std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 detected on the line above.
             return unsafe { avx2(x, geom, y, argmax) };
         }
     }
-    planes(x, geom, y, argmax);
+    match argmax {
+        _ if K == 2 && S == 2 => planes(x, geom, y, argmax),
+        Some(am) => scan::<K, S>(x, geom, |o, best, at| {
+            y[o] = best;
+            am[o] = at;
+        }),
+        None => scan::<K, S>(x, geom, |o, best, _| y[o] = best),
+    }
+}
+
+/// Calls `emit(o, max, at)` for every window, `o` the output index and `at` the position in `x`
+/// (plus `base`) of the window's maximum (the first one; a NaN wins over any number, the last
+/// NaN over earlier ones). The comparison selects without branching (`cmov`), since on real data
+/// the position of the maximum is unpredictable.
+#[inline(always)]
+fn scan<const K: usize, const S: usize>(
+    x: &[f32],
+    ((h, w), (oh, ow), base): Geom,
+    mut emit: impl FnMut(usize, f32, usize),
+) {
+    let plane = h * w;
+    for (pi, xp) in x.chunks_exact(plane).enumerate() {
+        for i in 0..oh {
+            for j in 0..ow {
+                let mut best = f32::NEG_INFINITY;
+                let mut at = (S * i) * w + S * j;
+                for u in 0..K {
+                    let row = (S * i + u) * w + S * j;
+                    let Some(window_row) = xp[row..].first_chunk::<K>() else {
+                        unreachable!("invariant: the window lies inside the plane")
+                    };
+                    for (v, &val) in window_row.iter().enumerate() {
+                        let take = val > best || val.is_nan();
+                        best = if take { val } else { best };
+                        at = if take { row + v } else { at };
+                    }
+                }
+                emit((pi * oh + i) * ow + j, best, base + pi * plane + at);
+            }
+        }
+    }
 }
 
 /// The AVX-512 variant, in intrinsics: the compiler's vectorisation of [`planes`] split its
@@ -73,72 +128,69 @@ mod avx512 {
     use super::{Geom, LANES};
     use std::arch::x86_64::*;
 
-    /// [`super::planes`]: 16 windows per step, the input read and the results written under
-    /// masks (no padding, nothing past a row's end).
+    /// The stride-2 pool of `K × K` windows (`K` 2 or 3), 16 windows per step: each window
+    /// column `c` of a row is the even lanes of the 32 values from column `2·j0 + c` (`c = 1`:
+    /// the odd lanes of `c = 0`'s), read and written under masks (no padding, nothing past a
+    /// row's end).
     ///
     /// # Safety
-    /// The CPU must support AVX-512F, and the lengths must be [`super::pool_2x2`]'s checked ones.
+    /// The CPU must support AVX-512F, and the lengths and geometry must be the ones
+    /// [`super::pool`] checked.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn planes(
+    pub(super) unsafe fn planes<const K: usize>(
         x: &[f32],
         ((h, w), (oh, ow), base): Geom,
         y: &mut [f32],
         mut argmax: Option<&mut [usize]>,
     ) {
+        const { assert!(K == 2 || K == 3) };
         let plane = h * w;
         let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
         let lanes = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-        // The places of the window's second to fourth values relative to the first.
-        let places = [1, w, w + 1].map(|d| _mm512_set1_epi64(d as i64));
+        // The window's values after the first, in row-major order, and their places relative
+        // to it.
+        let places: [__m512i; 8] = std::array::from_fn(|v| {
+            let (r, c) = ((v + 1) / K, (v + 1) % K);
+            _mm512_set1_epi64((r * w + c) as i64)
+        });
         for p in 0..x.len() / plane {
             for i in 0..oh {
                 let r0 = p * plane + 2 * i * w;
                 let o = (p * oh + i) * ow;
                 for j0 in (0..ow).step_by(LANES) {
                     let n = LANES.min(ow - j0);
-                    let (lo, hi) = (mask16(2 * n), mask16((2 * n).saturating_sub(16)));
-                    // SAFETY: 2·ow ≤ w and 2·oh ≤ h, so both rows' 2·n values from column
-                    // 2·j0 lie inside the plane; masked-off lanes are not accessed (the
-                    // addresses past the row are formed with `wrapping_add`, never read).
-                    let [t0, t1, b0, b1] = unsafe {
-                        let top = x.as_ptr().add(r0 + 2 * j0);
-                        let bottom = top.add(w);
-                        [
-                            _mm512_maskz_loadu_ps(lo, top),
-                            _mm512_maskz_loadu_ps(hi, top.wrapping_add(16)),
-                            _mm512_maskz_loadu_ps(lo, bottom),
-                            _mm512_maskz_loadu_ps(hi, bottom.wrapping_add(16)),
-                        ]
-                    };
-                    let candidates = [
-                        _mm512_permutex2var_ps(t0, odd, t1),
-                        _mm512_permutex2var_ps(b0, even, b1),
-                        _mm512_permutex2var_ps(b0, odd, b1),
-                    ];
+                    let at = r0 + 2 * j0;
                     // The first value, then each later one where it is greater or NaN.
-                    let mut best = _mm512_permutex2var_ps(t0, even, t1);
-                    let mut takes = [0u16; 3];
-                    for (take, v) in takes.iter_mut().zip(candidates) {
-                        *take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best)
-                            | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
-                        best = _mm512_mask_blend_ps(*take, best, v);
+                    // SAFETY (both `column` calls): AVX-512F is enabled here; the windows lie
+                    // inside the plane (checked geometry), so their values at + r·w + c + 2·l,
+                    // l < n, are in `x`, and so is the value after the last of column 0 (it is
+                    // in column 1).
+                    let mut best = unsafe { column(x, at, 0, n, (even, odd)) };
+                    let mut takes = [0u16; 8];
+                    for v in 1..K * K {
+                        let (r, c) = (v / K, v % K);
+                        let val = unsafe { column(x, at + r * w, c, n, (even, odd)) };
+                        let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(val, best)
+                            | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(val, val);
+                        best = _mm512_mask_blend_ps(take, best, val);
+                        takes[v - 1] = take;
                     }
                     let out = mask16(n);
                     // SAFETY: outputs o + j0 .. o + j0 + n lie inside y (checked length).
                     unsafe { _mm512_mask_storeu_ps(y.as_mut_ptr().add(o + j0), out, best) };
                     if let Some(am) = argmax.as_deref_mut() {
                         // Eight positions per register: the window's first value, moved to the
-                        // last candidate taken.
+                        // last value taken.
                         let start = _mm512_set1_epi64((base + r0 + 2 * j0) as i64);
                         for half in 0..2 {
                             let first = _mm512_add_epi64(start, lanes);
                             let first =
                                 _mm512_add_epi64(first, _mm512_set1_epi64(16 * half as i64));
                             let mut at = first;
-                            for (take, place) in takes.iter().zip(&places) {
-                                let k = (*take >> (8 * half)) as u8;
-                                at = _mm512_mask_add_epi64(at, k, first, *place);
+                            for v in 0..K * K - 1 {
+                                let k = (takes[v] >> (8 * half)) as u8;
+                                at = _mm512_mask_add_epi64(at, k, first, places[v]);
                             }
                             let k = (out >> (8 * half)) as u8;
                             // SAFETY: as for y (argmax has y's length); lanes past n are masked
@@ -154,7 +206,40 @@ mod avx512 {
         }
     }
 
+    /// Values `row + c + 2·l` of `x` for the `n` lanes `l` (the others zero), window column `c`
+    /// of 16 windows whose first row starts at `row`: the even (`c` even) or odd lanes of the
+    /// 32 values from `row + (c & !1)`, of which the windows use the first `2·n − (c & !1)/2`
+    /// (columns 0 and 1 load the same values, once).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, and `x` must hold the values `row + c + 2·l` for `l < n`
+    /// and, for `c` 0, the value after the last of them.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn column(
+        x: &[f32],
+        row: usize,
+        c: usize,
+        n: usize,
+        (even, odd): (__m512i, __m512i),
+    ) -> __m512 {
+        let skip = c & !1;
+        let count = 2 * n - skip / 2;
+        let (lo, hi) = (mask16(count), mask16(count.saturating_sub(16)));
+        // SAFETY: the caller guarantees the `count` values from row + skip; masked-off lanes are
+        // not accessed (their addresses are formed with `wrapping_add` and never read).
+        let (v0, v1) = unsafe {
+            let p = x.as_ptr().add(row + skip);
+            (
+                _mm512_maskz_loadu_ps(lo, p),
+                _mm512_maskz_loadu_ps(hi, p.wrapping_add(16)),
+            )
+        };
+        _mm512_permutex2var_ps(v0, if c & 1 == 0 { even } else { odd }, v1)
+    }
+
     /// The mask of the first `n` (at most 16) lanes.
+    #[inline(always)]
     fn mask16(n: usize) -> u16 {
         ((1u32 << n.min(16)) - 1) as u16
     }
@@ -166,7 +251,7 @@ type Geom = ((usize, usize), (usize, usize), usize);
 /// Outputs per vector step: one AVX-512 register of maxima.
 const LANES: usize = 16;
 
-/// The portable body of [`pool_2x2`] (compiled for AVX2 and for the baseline): each output row in steps of
+/// The portable body of the 2 × 2 pool (compiled for AVX2 and for the baseline): each output row in steps of
 /// [`LANES`] windows (LeNet's rows are 14 and 5 windows long, shorter than the compiler's vector
 /// loops, which left them scalar). A step reads `2·LANES` values of each input row even where the
 /// row has fewer windows left (the values after it are junk, their maxima overwritten by later
@@ -254,23 +339,16 @@ mod tests {
         // last row and column are in no window, and a plane of one window.
         for (planes, h, w) in [(3, 7, 37), (2, 5, 7), (1, 2, 2)] {
             let (oh, ow) = (h / 2, w / 2);
-            let mut rng = rand::rngs::StdRng::seed_from_u64(h as u64);
-            // Few distinct values (many ties) and some NaN.
-            let x: Vec<f32> = (0..planes * h * w)
-                .map(|_| match rng.random_range(0..10) {
-                    0 => f32::NAN,
-                    v => (v % 3) as f32,
-                })
-                .collect();
+            let x = ties_and_nans(planes * h * w, h as u64);
             let len = planes * oh * ow;
-            // Every variant this CPU can run: the public dispatch, the portable body, and the
-            // AVX-512 intrinsics when available (the dispatch picks only the widest).
+            // Every variant this CPU can run: the public function, the portable body, and the
+            // AVX-512 intrinsics when available (the public function picks only the widest).
             type Variant = Box<dyn Fn(&[f32], &mut [f32], Option<&mut [usize]>)>;
             let geom = ((h, w), (oh, ow), 7);
             let mut variants: Vec<(&str, Variant)> = vec![
                 (
-                    "pool_2x2",
-                    Box::new(move |x, y, am| pool_2x2(x, (h, w), (oh, ow), 7, y, am)),
+                    "pool",
+                    Box::new(move |x, y, am| pool::<2, 2>(x, (h, w), (oh, ow), 7, Some(y), am)),
                 ),
                 (
                     "portable",
@@ -279,10 +357,10 @@ mod tests {
             ];
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: AVX-512F detected; the lengths are the checked ones of pool_2x2.
+                // SAFETY: AVX-512F detected; the lengths are the ones `pool` checks.
                 variants.push((
                     "avx512",
-                    Box::new(move |x, y, am| unsafe { super::avx512::planes(x, geom, y, am) }),
+                    Box::new(move |x, y, am| unsafe { avx512::planes::<2>(x, geom, y, am) }),
                 ));
             }
             for (name, pool) in &variants {
@@ -290,14 +368,59 @@ mod tests {
                 pool(&x, &mut y, Some(&mut at));
                 let mut y_only = vec![0.0; len];
                 pool(&x, &mut y_only, None);
-                check(name, &x, (planes, h, w), &y, &at, &y_only);
+                check((2, 2), name, &x, (planes, h, w), &y, &at, &y_only);
             }
         }
     }
 
+    #[test]
+    fn three_by_three_and_other_windows_follow_the_window_rule() {
+        // 3 × 3 / stride 2 (the AVX-512 kernel where available; rows of 18 and 2 windows) and
+        // 3 × 3 / stride 1 (window by window), with and without the maxima.
+        for (planes, h, w) in [(3, 9, 37), (2, 5, 6)] {
+            let x = ties_and_nans(planes * h * w, w as u64);
+            for (k, s) in [(3, 2), (3, 1)] {
+                let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+                let len = planes * oh * ow;
+                let (mut y, mut at, mut y_only) = (vec![0.0; len], vec![0; len], vec![0.0; len]);
+                let mut at_only = vec![0; len];
+                let run = match s {
+                    2 => pool::<3, 2>,
+                    _ => pool::<3, 1>,
+                };
+                run(&x, (h, w), (oh, ow), 7, Some(&mut y), Some(&mut at));
+                run(&x, (h, w), (oh, ow), 7, Some(&mut y_only), None);
+                run(&x, (h, w), (oh, ow), 7, None, Some(&mut at_only));
+                assert_eq!(at_only, at);
+                check(
+                    (k, s),
+                    &format!("{k}×{k}/{s}"),
+                    &x,
+                    (planes, h, w),
+                    &y,
+                    &at,
+                    &y_only,
+                );
+            }
+        }
+    }
+
+    /// `len` values from a few distinct ones (many ties), some NaN.
+    fn ties_and_nans(len: usize, seed: u64) -> Vec<f32> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        (0..len)
+            .map(|_| match rng.random_range(0..10) {
+                0 => f32::NAN,
+                v => (v % 3) as f32,
+            })
+            .collect()
+    }
+
     /// Asserts the window rule (the first maximum in row-major order; a NaN wins, the last one)
-    /// on one variant's maxima with positions (`y`, `at`, base 7) and without (`y_only`).
+    /// for `k × k` windows `s` apart on one variant's maxima with positions (`y`, `at`, base 7)
+    /// and without (`y_only`).
     fn check(
+        (k, s): (usize, usize),
         name: &str,
         x: &[f32],
         (planes, h, w): (usize, usize, usize),
@@ -305,14 +428,17 @@ mod tests {
         at: &[usize],
         y_only: &[f32],
     ) {
-        let (oh, ow) = (h / 2, w / 2);
-        for o in 0..planes * oh * ow {
+        let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+        assert_eq!(y.len(), planes * oh * ow);
+        for o in 0..y.len() {
             let (p, i, j) = (o / (oh * ow), o / ow % oh, o % ow);
             let mut want = None::<usize>;
-            for (u, v) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
-                let q = p * h * w + (2 * i + u) * w + 2 * j + v;
-                if want.is_none_or(|a| x[q] > x[a] || x[q].is_nan()) {
-                    want = Some(q);
+            for u in 0..k {
+                for v in 0..k {
+                    let q = p * h * w + (s * i + u) * w + s * j + v;
+                    if want.is_none_or(|a| x[q] > x[a] || x[q].is_nan()) {
+                        want = Some(q);
+                    }
                 }
             }
             let want = want.unwrap();

@@ -56,67 +56,6 @@ impl<const K: usize, const S: usize> Parameters for MaxPool2d<K, S> {
     fn visit_mut(&mut self, _: &mut dyn FnMut(ParamName<'_>, &mut Param)) {}
 }
 
-impl<const K: usize, const S: usize> MaxPool2d<K, S> {
-    /// Pools `x` (`C·H·W` per sample): writes the maxima into `y` and their positions in `x`
-    /// plus `base` into `argmax`, each when given. The common 2 × 2 / stride 2 pool runs the
-    /// vectorised [`max_pool::pool_2x2`] when it writes the maxima.
-    fn pool(
-        base: usize,
-        x: &[f32],
-        dims: (usize, usize),
-        out: (usize, usize),
-        y: Option<&mut [f32]>,
-        argmax: Option<&mut [usize]>,
-    ) {
-        // One monomorphic scan per combination: no per-window test of what to write.
-        match (y, argmax) {
-            (Some(y), am) if K == 2 && S == 2 => max_pool::pool_2x2(x, dims, out, base, y, am),
-            (Some(y), Some(am)) => Self::scan(base, x, dims, out, |o, best, at| {
-                y[o] = best;
-                am[o] = at;
-            }),
-            (Some(y), None) => Self::scan(base, x, dims, out, |o, best, _| y[o] = best),
-            (None, Some(am)) => Self::scan(base, x, dims, out, |o, _, at| am[o] = at),
-            (None, None) => {}
-        }
-    }
-
-    /// Calls `emit(o, max, at)` for every window, `o` the output index and `at` the position in
-    /// `x` (plus `base`) of the window's maximum (the first one; a NaN wins over any number, the last NaN over
-    /// earlier ones). The comparison selects without branching (`cmov`), since on real data the
-    /// position of the maximum is unpredictable.
-    #[inline(always)]
-    fn scan(
-        base: usize,
-        x: &[f32],
-        (h, w): (usize, usize),
-        (oh, ow): (usize, usize),
-        mut emit: impl FnMut(usize, f32, usize),
-    ) {
-        let plane = h * w;
-        for (pi, xp) in x.chunks_exact(plane).enumerate() {
-            for i in 0..oh {
-                for j in 0..ow {
-                    let mut best = f32::NEG_INFINITY;
-                    let mut at = (S * i) * w + S * j;
-                    for u in 0..K {
-                        let row = (S * i + u) * w + S * j;
-                        let Some(window_row) = xp[row..].first_chunk::<K>() else {
-                            unreachable!("invariant: the window lies inside the plane")
-                        };
-                        for (v, &val) in window_row.iter().enumerate() {
-                            let take = val > best || val.is_nan();
-                            best = if take { val } else { best };
-                            at = if take { row + v } else { at };
-                        }
-                    }
-                    emit((pi * oh + i) * ow + j, best, base + pi * plane + at);
-                }
-            }
-        }
-    }
-}
-
 impl<
     const K: usize,
     const S: usize,
@@ -159,7 +98,7 @@ impl<
             )
             .enumerate();
         run_batch_parts(parts, &|(p, ((xs, ys), am))| {
-            Self::pool(p * chunk * is, xs, (H, W), (OH, OW), Some(ys), am);
+            max_pool::pool::<K, S>(xs, (H, W), (OH, OW), p * chunk * is, Some(ys), am);
         });
         self.argmax_ready = train;
     }
@@ -185,14 +124,8 @@ impl<
         if !self.argmax_ready || self.argmax.len() != dy.as_slice().len() {
             // No training-mode forward recorded the maxima: find them again.
             self.argmax.resize(dy.as_slice().len(), 0);
-            Self::pool(
-                0,
-                x.as_slice(),
-                (H, W),
-                (OH, OW),
-                None,
-                Some(&mut self.argmax),
-            );
+            let am = Some(&mut self.argmax[..]);
+            max_pool::pool::<K, S>(x.as_slice(), (H, W), (OH, OW), 0, None, am);
             self.argmax_ready = true;
         }
         let dxs = dx.as_mut_slice();
