@@ -374,23 +374,19 @@ multiversion! {
         /// per channel and tap, [`TAPS`] taps at a time (the last block with its own instance).
         #[inline(always)]
         fn channels<const B: usize>(g: &ConvGeom, xp: &[f32], wide: &[f32], dw: &mut [f32]) {
-            let (hp, wp, _) = dims(g);
-            let (k, taps) = (g.kernel, g.rows());
-            // Tap t = (c, u, v) reads the padded sample from c·Hp·Wp + u·Wp + v.
-            let offset = |t: usize| (t / (k * k)) * hp * wp + (t / k % k) * wp + t % k;
+            let taps = g.rows();
             for t0 in (0..taps).step_by(TAPS) {
-                let dw = &mut dw[t0..];
                 match taps - t0 {
-                    1 => tap_block::<B, 1>(g, xp, wide, std::array::from_fn(|i| offset(t0 + i)), dw),
-                    2 => tap_block::<B, 2>(g, xp, wide, std::array::from_fn(|i| offset(t0 + i)), dw),
-                    3 => tap_block::<B, 3>(g, xp, wide, std::array::from_fn(|i| offset(t0 + i)), dw),
-                    _ => tap_block::<B, TAPS>(g, xp, wide, std::array::from_fn(|i| offset(t0 + i)), dw),
+                    1 => tap_block::<B, 1>(g, xp, wide, t0, dw),
+                    2 => tap_block::<B, 2>(g, xp, wide, t0, dw),
+                    3 => tap_block::<B, 3>(g, xp, wide, t0, dw),
+                    _ => tap_block::<B, TAPS>(g, xp, wide, t0, dw),
                 }
             }
         }
 
-        /// The dot products of `B` channels' wide `dy` planes with `T` taps of the padded sample
-        /// (starting at `offsets`), added to `dw[j·taps + i]` for channel `j` and tap `i`. The
+        /// The dot products of `B` channels' wide `dy` planes with taps `t0..t0 + T` of the
+        /// padded sample, added to `dw[j·taps + t0 + i]` for channel `j` and tap `t0 + i`. The
         /// `B × T` accumulators of [`WG_LANES`] values stay in registers over the span: each
         /// block loads `T` input and `B` gradient vectors for `B·T` multiply-adds.
         #[inline(always)]
@@ -398,9 +394,16 @@ multiversion! {
             g: &ConvGeom,
             xp: &[f32],
             wide: &[f32],
-            offsets: [usize; T],
+            t0: usize,
             dw: &mut [f32],
         ) {
+            let (hp, wp, _) = dims(g);
+            let k = g.kernel;
+            // Tap t = (c, u, v) reads the padded sample from c·Hp·Wp + u·Wp + v.
+            let offsets: [usize; T] = std::array::from_fn(|i| {
+                let t = t0 + i;
+                (t / (k * k)) * hp * wp + (t / k % k) * wp + t % k
+            });
             let (_, _, span) = dims(g);
             let (plane, blocks, taps) = (plane_len(g), span.div_ceil(WG_LANES), g.rows());
             // Whole blocks, sliced to `blocks` up front so the loop has no bounds checks, and all
@@ -424,7 +427,7 @@ multiversion! {
             }
             for (j, aj) in acc.iter().enumerate() {
                 for (t, a) in aj.iter().enumerate() {
-                    dw[j * taps + t] += fold(*a);
+                    dw[j * taps + t0 + t] += fold(*a);
                 }
             }
         }

@@ -182,22 +182,22 @@ mod avx512 {
                     if let Some(am) = argmax.as_deref_mut() {
                         // Eight positions per register: the window's first value, moved to the
                         // last value taken.
-                        let start = _mm512_set1_epi64((base + r0 + 2 * j0) as i64);
+                        let start = _mm512_set1_epi64((base + at) as i64);
                         for half in 0..2 {
                             let first = _mm512_add_epi64(start, lanes);
                             let first =
                                 _mm512_add_epi64(first, _mm512_set1_epi64(16 * half as i64));
-                            let mut at = first;
+                            let mut pos = first;
                             for v in 0..K * K - 1 {
                                 let k = (takes[v] >> (8 * half)) as u8;
-                                at = _mm512_mask_add_epi64(at, k, first, places[v]);
+                                pos = _mm512_mask_add_epi64(pos, k, first, places[v]);
                             }
                             let k = (out >> (8 * half)) as u8;
                             // SAFETY: as for y (argmax has y's length); lanes past n are masked
                             // off and not accessed.
                             unsafe {
                                 let dst = am.as_mut_ptr().wrapping_add(o + j0 + 8 * half);
-                                _mm512_mask_storeu_epi64(dst.cast::<i64>(), k, at);
+                                _mm512_mask_storeu_epi64(dst.cast::<i64>(), k, pos);
                             }
                         }
                     }
