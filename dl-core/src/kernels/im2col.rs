@@ -375,6 +375,24 @@ impl<'a> BatchColumns<'a> {
         }
     }
 
+    /// The columns of samples `first..first + count` alone: the matrix [`BatchColumns::new`]
+    /// would give for those samples.
+    ///
+    /// # Panics
+    /// If the samples are not all in the batch.
+    pub fn samples(&self, first: usize, count: usize) -> BatchColumns<'a> {
+        assert!(
+            first + count <= self.samples,
+            "im2col: samples outside the batch"
+        );
+        let len = self.sample_len();
+        BatchColumns {
+            data: &self.data[first * len..(first + count) * len],
+            samples: count,
+            ..*self
+        }
+    }
+
     /// The offsets in `data` of taps `r0, r0 + 1, …` (output `(0, 0)` of sample 0), see
     /// [`Taps`].
     fn taps(&self, r0: usize) -> Taps {
@@ -740,6 +758,14 @@ mod tests {
             let mut got = vec![7.0; g.rows() * ld];
             cols.write(&mut got, ld);
             assert_eq!(got, want, "{g:?}");
+            // Samples 1 and 2 alone: the matrix of those samples.
+            let mut want = vec![7.0; g.rows() * 2 * p];
+            for (i, xs) in x.chunks_exact(g.input_size()).skip(1).enumerate() {
+                im2col(&g, xs, &mut want, 2 * p, i * p);
+            }
+            let mut got = vec![7.0; g.rows() * 2 * p];
+            cols.samples(1, 2).write(&mut got, 2 * p);
+            assert_eq!(got, want, "samples 1..3 of {g:?}");
         }
     }
 

@@ -36,9 +36,11 @@ use std::fmt;
 ///   one GEMM each over the batch's `im2col` matrix `col` `[IN_C·K·K, N·OH·OW]`: `Y = W·col`,
 ///   `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by `col2im`. The forward pass never stores `col`:
 ///   [`gemm_im2col`] packs its panels straight from the (zero-padded) images; the backward pass
-///   builds it for the two gradients. Layers whose matrix exceeds 1 MiB per sample share that
-///   workspace with each other, one per thread (AlexNet's ImageNet convolutions: 281 MB of
-///   matrices at batch 16 become 112 MB). Stride-1 layers with at most 8 output channels skip
+///   builds it for the two gradients a few samples at a time, in [`BATCH_PARTS`] parts of the
+///   batch on the worker pool, so that each chunk of the matrix (about 256 KiB) stays in L2
+///   from `im2col` to `col2im` (see `backward_chunk`). Layers whose matrix exceeds 1 MiB per
+///   sample share their workspaces with each other, one set per thread. Stride-1 layers with
+///   at most 8 output channels skip
 ///   im2col and run the direct kernels of [`conv_direct`](crate::kernels::conv_direct) instead
 ///   ([`Conv2d::DIRECT`]); with at most 16, the forward pass only
 ///   ([`Conv2d::DIRECT_FORWARD`]).
@@ -80,11 +82,13 @@ pub struct Conv2d<
     pub weight: Param,
     /// `[OUT_C]`.
     pub bias: Param,
-    /// Backward: the batch's column matrix `[IN_C·K·K, N·OH·OW]`, then the gradient of it.
     /// Forward: the zero-padded input (split into stride phases), when the windows read
-    /// padding or the stride exceeds 1.
+    /// padding or the stride exceeds 1. Backward: per part of the batch, the column matrix of
+    /// a chunk of samples (then its gradient) and the chunk's `dY` as `[OUT_C, chunk·OH·OW]`;
+    /// after them, the partial parameter gradients of the parts after the first.
     col: Vec<f32>,
-    /// A `[OUT_C, N·OH·OW]` matrix: the output before the bias (forward), `dY` (backward).
+    /// Forward: the output before the bias, `[OUT_C, N·OH·OW]`. Backward: the zero-padded
+    /// input, as `col` in the forward pass.
     out: Vec<f32>,
 }
 
@@ -141,14 +145,6 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     fn geom(h: usize, w: usize) -> ConvGeom {
         ConvGeom::new(IN_C, h, w, K, S, shape::pad_from_const(P))
             .expect("invariant: the output size was checked at compile time")
-    }
-
-    /// Fills `col` with the column matrix `[IN_C·K·K, n·OH·OW]` of the samples in `x`, using
-    /// `out` (free at this point of the backward pass) for the zero-padded input.
-    fn build_col(&mut self, g: &ConvGeom, x: &[f32]) {
-        let cols = BatchColumns::new(g, x, &mut self.out);
-        grow(&mut self.col, cols.rows() * cols.cols());
-        cols.write(&mut self.col, cols.cols());
     }
 
     /// The forward pass of the batch `x` into `y` through [`gemm_im2col`], then the bias.
@@ -329,9 +325,9 @@ const WINOGRAD_MIN_C: usize = 32;
 const WINOGRAD_MIN_PIXELS: usize = 16;
 
 /// Layers whose column matrix holds at least this many values per sample (1 MiB) borrow their
-/// column matrix and GEMM output from one workspace per thread, shared by all such layers,
-/// instead of owning them: AlexNet's five ImageNet convolutions then need one matrix as large as
-/// the largest (112 MB at batch 16) instead of five (281 MB).
+/// workspaces (`col` and `out`) from one set per thread, shared by all such layers, instead of
+/// owning them: AlexNet's five ImageNet convolutions then hold one set as large as the largest
+/// instead of five.
 const SHARE_MIN_COL_VALUES: usize = 1 << 18;
 
 thread_local! {
@@ -356,6 +352,24 @@ fn grow(buf: &mut Vec<f32>, len: usize) {
     if buf.len() < len {
         buf.resize(len, 0.0);
     }
+}
+
+/// Values of the column matrix the backward pass builds at once, per part of the batch (256 KiB:
+/// it stays in L2 from `im2col` through both GEMMs to `col2im`), see [`backward_chunk`].
+const CHUNK_COL_VALUES: usize = 1 << 16;
+
+/// Least number of output pixels per chunk: the depth of the weight gradient's GEMM, which
+/// reads and writes all of `dW` once per chunk.
+const CHUNK_MIN_PIXELS: usize = 256;
+
+/// Samples per chunk of the backward pass of an im2col layer, for parts of `part` samples: as
+/// many as [`CHUNK_COL_VALUES`] hold, at least [`CHUNK_MIN_PIXELS`] output pixels, at most the
+/// part. LeNet-5's conv2: 4 samples; ImageNet AlexNet's conv2: 1.
+fn backward_chunk(g: &ConvGeom, part: usize) -> usize {
+    let p = g.pixels().max(1);
+    (CHUNK_COL_VALUES / (g.rows() * p).max(1))
+        .max(CHUNK_MIN_PIXELS.div_ceil(p))
+        .clamp(1, part.max(1))
 }
 
 impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
@@ -435,7 +449,7 @@ impl<
         x: &Act<Chw<IN_C, H, W>>,
         _y: &Act<Chw<OUT_C, OH, OW>>,
         dy: &Act<Chw<OUT_C, OH, OW>>,
-        dx: Option<&mut Act<Chw<IN_C, H, W>>>,
+        mut dx: Option<&mut Act<Chw<IN_C, H, W>>>,
     ) {
         const {
             assert!(
@@ -460,71 +474,119 @@ impl<
             return;
         }
         let (rows, p) = (g.rows(), g.pixels());
-        let np = n * p;
         let shared = rows * p >= SHARE_MIN_COL_VALUES;
         if shared {
             swap_shared(&mut self.col, &mut self.out);
         }
-        self.build_col(&g, x.as_slice());
-        // dY as [OUT_C, N·P], and the bias gradient as its row sums.
-        grow(&mut self.out, OUT_C * np);
-        for (i, ds) in dy.as_slice().chunks_exact(OUT_C * p).enumerate() {
-            for (src, dst) in ds.chunks_exact(p).zip(self.out.chunks_exact_mut(np)) {
-                dst[i * p..(i + 1) * p].copy_from_slice(src);
-            }
-        }
-        for (gb, row) in self.bias.grad.iter_mut().zip(self.out.chunks_exact(np)) {
-            *gb = row.iter().map(|&v| v as f64).sum::<f64>() as f32;
-        }
-        // dW = dY · colᵀ.
-        gemm(
-            Trans::N,
-            Trans::T,
-            OUT_C,
-            rows,
-            np,
-            1.0,
-            &self.out,
-            np,
-            &self.col,
-            np,
-            0.0,
-            &mut self.weight.grad,
-            rows,
-        );
-        if let Some(dx) = dx {
+        if let Some(dx) = dx.as_deref_mut() {
             dx.set_batch(n);
-            match Self::winograd_adjoint(&g) {
-                Some(gt) => self.input_grad_winograd(&gt, n, dy.as_slice(), dx.as_mut_slice()),
-                None => {
-                    // dcol = Wᵀ · dY, written over the column matrix (no longer needed), then
-                    // col2im.
+        }
+        let winograd_dx = Self::winograd_adjoint(&g);
+        let part = n.div_ceil(BATCH_PARTS);
+        let chunk = backward_chunk(&g, part);
+        // Per part: the column matrix of a chunk, then its gradient, and dY of the chunk as
+        // [OUT_C, chunk·P]; after the parts, the partial parameter gradients of parts 1, 2, ….
+        let work = (rows + OUT_C) * chunk * p;
+        let (wl, bl) = (self.weight.grad.len(), self.bias.grad.len());
+        grow(
+            &mut self.col,
+            BATCH_PARTS * work + (BATCH_PARTS - 1) * (wl + bl),
+        );
+        let (works, partials) = self.col.split_at_mut(BATCH_PARTS * work);
+        let cols = BatchColumns::new(&g, x.as_slice(), &mut self.out);
+        let grads = std::iter::once((&mut self.weight.grad[..], &mut self.bias.grad[..])).chain(
+            partials
+                .chunks_exact_mut(wl + bl)
+                .map(|c| c.split_at_mut(wl)),
+        );
+        let (is, os) = (g.input_size(), OUT_C * p);
+        // The parts of dX when it goes through col2im (None for every part otherwise).
+        let mut scatter = match (&winograd_dx, dx.as_deref_mut()) {
+            (None, Some(dx)) => Some(dx.as_mut_slice().chunks_mut(part * is)),
+            _ => None,
+        };
+        let dx_parts = std::iter::repeat_with(|| scatter.as_mut().and_then(Iterator::next));
+        let parts = dy
+            .as_slice()
+            .chunks(part * os)
+            .enumerate()
+            .zip(works.chunks_exact_mut(work))
+            .zip(grads)
+            .zip(dx_parts);
+        let w = &self.weight.value;
+        run_batch_parts(parts, &|((((q, ds), work), (dw, db)), mut dxs)| {
+            let mut sums = [0f64; OUT_C];
+            for (c, dyc) in ds.chunks(chunk * os).enumerate() {
+                let (m, first) = (dyc.len() / os, q * part + c * chunk);
+                let mp = m * p;
+                let (col, dyt) = work.split_at_mut(rows * chunk * p);
+                let (col, dyt) = (&mut col[..rows * mp], &mut dyt[..OUT_C * mp]);
+                cols.samples(first, m).write(col, mp);
+                // dY as [OUT_C, m·P], and the bias gradient as its row sums.
+                for (i, d) in dyc.chunks_exact(os).enumerate() {
+                    for (src, dst) in d.chunks_exact(p).zip(dyt.chunks_exact_mut(mp)) {
+                        dst[i * p..(i + 1) * p].copy_from_slice(src);
+                    }
+                }
+                for (s, row) in sums.iter_mut().zip(dyt.chunks_exact(mp)) {
+                    *s += row.iter().map(|&v| v as f64).sum::<f64>();
+                }
+                // dW (+)= dY · colᵀ.
+                let beta = if c == 0 { 0.0 } else { 1.0 };
+                gemm(
+                    Trans::N,
+                    Trans::T,
+                    OUT_C,
+                    rows,
+                    mp,
+                    1.0,
+                    dyt,
+                    mp,
+                    col,
+                    mp,
+                    beta,
+                    dw,
+                    rows,
+                );
+                if let Some(dxs) = dxs.as_deref_mut() {
+                    // dcol = Wᵀ · dY, written over the column matrix, then col2im.
                     gemm(
                         Trans::T,
                         Trans::N,
                         rows,
-                        np,
+                        mp,
                         OUT_C,
                         1.0,
-                        &self.weight.value,
+                        w,
                         rows,
-                        &self.out,
-                        np,
+                        dyt,
+                        mp,
                         0.0,
-                        &mut self.col,
-                        np,
+                        col,
+                        mp,
                     );
-                    // The samples in BATCH_PARTS blocks on the worker pool.
-                    let (col, is) = (&self.col, g.input_size());
-                    let chunk = n.div_ceil(BATCH_PARTS);
-                    let parts = dx.as_mut_slice().chunks_mut(chunk * is).enumerate();
-                    run_batch_parts(parts, &|(part, dxs): (usize, &mut [f32])| {
-                        for (i, d) in (part * chunk..).zip(dxs.chunks_exact_mut(is)) {
-                            col2im(&g, col, np, i * p, d);
-                        }
-                    });
+                    let dxc = &mut dxs[c * chunk * is..][..m * is];
+                    for (i, d) in dxc.chunks_exact_mut(is).enumerate() {
+                        col2im(&g, col, mp, i * p, d);
+                    }
                 }
             }
+            for (b, s) in db.iter_mut().zip(sums) {
+                *b = s as f32;
+            }
+        });
+        let used = n.div_ceil(part);
+        for part in partials.chunks_exact(wl + bl).take(used - 1) {
+            let (pw, pb) = part.split_at(wl);
+            for (a, v) in self.weight.grad.iter_mut().zip(pw) {
+                *a += v;
+            }
+            for (a, v) in self.bias.grad.iter_mut().zip(pb) {
+                *a += v;
+            }
+        }
+        if let (Some(gt), Some(dx)) = (winograd_dx, dx) {
+            self.input_grad_winograd(&gt, n, dy.as_slice(), dx.as_mut_slice());
         }
         if shared {
             swap_shared(&mut self.col, &mut self.out);
@@ -650,19 +712,25 @@ mod tests {
         matches_reference::<32, 32, 3, 1, 0, 5, 7, 3, 5>();
     }
 
-    /// The input gradient of a random `dY` against its definition in f64, for a batch of 3.
-    fn input_gradient_matches_definition<
+    /// The three gradients of a random `dY` (`dX`, `dW` and the bias's) against their
+    /// definitions in f64, for a batch of `n`.
+    fn gradients_match_definition<
         const IC: usize,
         const OC: usize,
+        const K: usize,
+        const S: usize,
         const P: usize,
         const H: usize,
         const W: usize,
         const OH: usize,
         const OW: usize,
-    >() {
+    >(
+        n: usize,
+    ) where
+        Conv2d<IC, OC, K, S, P>: Layer<Chw<IC, H, W>, Chw<OC, OH, OW>>,
+    {
         let mut r = rng(7);
-        let mut conv = Conv2d::<IC, OC, 3, 1, P>::new(&mut r);
-        let n = 3;
+        let mut conv = Conv2d::<IC, OC, K, S, P>::new(&mut r);
         let mut values =
             |len: usize| -> Vec<f32> { (0..len).map(|_| r.random_range(-1.0..1.0)).collect() };
         let x = Act::<Chw<IC, H, W>>::from_vec(values(n * IC * H * W)).unwrap();
@@ -672,40 +740,60 @@ mod tests {
         let mut dx = Act::<Chw<IC, H, W>>::default();
         conv.backward(&x, &y, &dy, Some(&mut dx));
         let pad = shape::pad_from_const(P);
-        let (pt, pl) = (shape::pads(H, 3, 1, pad).0, shape::pads(W, 3, 1, pad).0);
-        let mut want = vec![0.0f64; n * IC * H * W];
+        let (pt, pl) = (shape::pads(H, K, S, pad).0, shape::pads(W, K, S, pad).0);
+        let mut want_dx = vec![0.0f64; n * IC * H * W];
+        let mut want_dw = vec![0.0f64; OC * IC * K * K];
+        let mut want_db = vec![0.0f64; OC];
         for s in 0..n {
-            for o in 0..OC {
+            for (o, db) in want_db.iter_mut().enumerate() {
                 for (i, j) in (0..OH).flat_map(|i| (0..OW).map(move |j| (i, j))) {
                     let d = dy.as_slice()[((s * OC + o) * OH + i) * OW + j] as f64;
-                    for (c, u, v) in (0..IC).flat_map(|c| (0..9).map(move |t| (c, t / 3, t % 3))) {
+                    *db += d;
+                    for (c, u, v) in
+                        (0..IC).flat_map(|c| (0..K * K).map(move |t| (c, t / K, t % K)))
+                    {
                         let (ry, rx) = (
-                            (i + u) as isize - pt as isize,
-                            (j + v) as isize - pl as isize,
+                            (i * S + u) as isize - pt as isize,
+                            (j * S + v) as isize - pl as isize,
                         );
                         if ry >= 0 && rx >= 0 && ry < H as isize && rx < W as isize {
-                            let wv = conv.weight.value[((o * IC + c) * 3 + u) * 3 + v] as f64;
-                            want[((s * IC + c) * H + ry as usize) * W + rx as usize] += d * wv;
+                            let at = ((s * IC + c) * H + ry as usize) * W + rx as usize;
+                            let wi = ((o * IC + c) * K + u) * K + v;
+                            want_dx[at] += d * conv.weight.value[wi] as f64;
+                            want_dw[wi] += d * x.as_slice()[at] as f64;
                         }
                     }
                 }
             }
         }
-        for (k, (&a, &b)) in dx.as_slice().iter().zip(&want).enumerate() {
-            assert!((a as f64 - b).abs() < 1e-4, "dx[{k}] = {a}, expected {b}");
-        }
+        let close = |name: &str, got: &[f32], want: &[f64]| {
+            for (k, (&a, &b)) in got.iter().zip(want).enumerate() {
+                assert!(
+                    (a as f64 - b).abs() < 1e-4 * (1.0 + b.abs()),
+                    "{name}[{k}] = {a}, expected {b}"
+                );
+            }
+        };
+        close("dx", dx.as_slice(), &want_dx);
+        close("dw", &conv.weight.grad, &want_dw);
+        close("db", &conv.bias.grad, &want_db);
     }
 
     #[test]
-    fn input_gradient_matches_the_definition() {
+    fn gradients_match_the_definition() {
         // Winograd (the adjoint convolution padded by 2 − p for p = 1, "same", 0 and 2) …
-        input_gradient_matches_definition::<32, 33, 1, 4, 4, 4, 4>();
-        input_gradient_matches_definition::<32, 32, PAD_SAME, 6, 5, 6, 5>();
-        input_gradient_matches_definition::<33, 32, 0, 7, 6, 5, 4>();
-        input_gradient_matches_definition::<32, 32, 2, 3, 3, 5, 5>();
+        gradients_match_definition::<32, 33, 3, 1, 1, 4, 4, 4, 4>(3);
+        gradients_match_definition::<32, 32, 3, 1, PAD_SAME, 6, 5, 6, 5>(3);
+        gradients_match_definition::<33, 32, 3, 1, 0, 7, 6, 5, 4>(3);
+        gradients_match_definition::<32, 32, 3, 1, 2, 3, 3, 5, 5>(3);
         // … and the GEMM with col2im (too few channels, too small a map).
-        input_gradient_matches_definition::<2, 9, 1, 5, 4, 5, 4>();
-        input_gradient_matches_definition::<32, 32, 1, 3, 3, 3, 3>();
+        gradients_match_definition::<2, 9, 3, 1, 1, 5, 4, 5, 4>(3);
+        gradients_match_definition::<32, 32, 3, 1, 1, 3, 3, 3, 3>(3);
+        // A batch of 7 in two parts (4 + 3 samples) of chunks of 2 samples (the last one 1),
+        // with stride 2 and padding.
+        let g = Conv2d::<8, 10, 3, 2, 1>::geom(40, 40);
+        assert_eq!(backward_chunk(&g, 4), 2);
+        gradients_match_definition::<8, 10, 3, 2, 1, 40, 40, 20, 20>(7);
     }
 
     #[test]
