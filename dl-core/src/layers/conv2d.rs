@@ -238,8 +238,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     }
 
     /// The backward pass of a [`Conv2d::DIRECT`] layer over [`BATCH_PARTS`] fixed parts of the
-    /// batch (see [`run_batch_parts`]): part 0 writes the parameter gradients, the others partial
-    /// sums in `out`, added to part 0's in part order, so any thread count gives the same bits.
+    /// batch (see [`run_batch_parts`]), the partial parameter gradients in `out` (see
+    /// [`part_grads`]).
     fn direct_backward<A: crate::tensor::Shape>(
         &mut self,
         g: &ConvGeom,
@@ -255,11 +255,7 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         let (is, os) = (g.input_size(), OUT_C * g.pixels());
         let chunk = n.div_ceil(BATCH_PARTS);
         let used = n.div_ceil(chunk);
-        let grads = std::iter::once((&mut self.weight.grad[..], &mut self.bias.grad[..])).chain(
-            self.out
-                .chunks_exact_mut(wl + bl)
-                .map(|c| c.split_at_mut(wl)),
-        );
+        let grads = part_grads(&mut self.weight.grad, &mut self.bias.grad, &mut self.out);
         let parts = x
             .chunks(chunk * is)
             .zip(dy.chunks(chunk * os))
@@ -268,15 +264,7 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         run_batch_parts(parts, &|(((xs, ds), (dw, db)), sc)| {
             conv_direct::weight_grad(g, xs.len() / is, xs, ds, dw, db, sc);
         });
-        for part in self.out.chunks_exact(wl + bl).take(used - 1) {
-            let (pw, pb) = part.split_at(wl);
-            for (a, v) in self.weight.grad.iter_mut().zip(pw) {
-                *a += v;
-            }
-            for (a, v) in self.bias.grad.iter_mut().zip(pb) {
-                *a += v;
-            }
-        }
+        add_partials(&mut self.weight.grad, &mut self.bias.grad, &self.out, used);
         if let Some(dx) = dx {
             dx.set_batch(n);
             let w = &self.weight.value;
@@ -351,6 +339,38 @@ fn swap_shared(col: &mut Vec<f32>, out: &mut Vec<f32>) {
 fn grow(buf: &mut Vec<f32>, len: usize) {
     if buf.len() < len {
         buf.resize(len, 0.0);
+    }
+}
+
+/// The slots of the parameter gradients of the [`BATCH_PARTS`] parts of a backward pass: part 0
+/// writes `dw` and `db` themselves, the others partial sums in `partials` (`BATCH_PARTS − 1`
+/// blocks of `dw.len() + db.len()` values), which [`add_partials`] then adds in part order, so
+/// that any thread count gives the same bits.
+fn part_grads<'a>(
+    dw: &'a mut [f32],
+    db: &'a mut [f32],
+    partials: &'a mut [f32],
+) -> impl Iterator<Item = (&'a mut [f32], &'a mut [f32])> {
+    let (wl, bl) = (dw.len(), db.len());
+    std::iter::once((dw, db)).chain(
+        partials
+            .chunks_exact_mut(wl + bl)
+            .map(move |c| c.split_at_mut(wl)),
+    )
+}
+
+/// Adds the partial gradients of parts `1..used` (see [`part_grads`]) to part 0's, in part
+/// order.
+fn add_partials(dw: &mut [f32], db: &mut [f32], partials: &[f32], used: usize) {
+    let (wl, bl) = (dw.len(), db.len());
+    for part in partials.chunks_exact(wl + bl).take(used.saturating_sub(1)) {
+        let (pw, pb) = part.split_at(wl);
+        for (a, v) in dw.iter_mut().zip(pw) {
+            *a += v;
+        }
+        for (a, v) in db.iter_mut().zip(pb) {
+            *a += v;
+        }
     }
 }
 
@@ -494,11 +514,7 @@ impl<
         );
         let (works, partials) = self.col.split_at_mut(BATCH_PARTS * work);
         let cols = BatchColumns::new(&g, x.as_slice(), &mut self.out);
-        let grads = std::iter::once((&mut self.weight.grad[..], &mut self.bias.grad[..])).chain(
-            partials
-                .chunks_exact_mut(wl + bl)
-                .map(|c| c.split_at_mut(wl)),
-        );
+        let grads = part_grads(&mut self.weight.grad, &mut self.bias.grad, partials);
         let (is, os) = (g.input_size(), OUT_C * p);
         // The parts of dX when it goes through col2im (None for every part otherwise).
         let mut scatter = match (&winograd_dx, dx.as_deref_mut()) {
@@ -575,16 +591,12 @@ impl<
                 *b = s as f32;
             }
         });
-        let used = n.div_ceil(part);
-        for part in partials.chunks_exact(wl + bl).take(used - 1) {
-            let (pw, pb) = part.split_at(wl);
-            for (a, v) in self.weight.grad.iter_mut().zip(pw) {
-                *a += v;
-            }
-            for (a, v) in self.bias.grad.iter_mut().zip(pb) {
-                *a += v;
-            }
-        }
+        add_partials(
+            &mut self.weight.grad,
+            &mut self.bias.grad,
+            partials,
+            n.div_ceil(part),
+        );
         if let (Some(gt), Some(dx)) = (winograd_dx, dx) {
             self.input_grad_winograd(&gt, n, dy.as_slice(), dx.as_mut_slice());
         }
