@@ -1,6 +1,7 @@
 //! Results do not depend on the thread count: the layers that split their batch over the
-//! worker pool (LeNet-5's first layer, a direct convolution, a max-pool, and a Winograd
-//! convolution, whose transforms run in parts) give bit-identical
+//! worker pool (LeNet-5's first layer, a direct convolution, a max-pool, a Winograd
+//! convolution, whose transforms run in parts, and the backward pass of an im2col convolution,
+//! whose parts split their GEMMs again) give bit-identical
 //! outputs and gradients with `DL_NUM_THREADS=1` and `DL_NUM_THREADS=2`. The thread count is read once per
 //! process, so the test runs itself twice as a child process, once per count.
 
@@ -50,6 +51,24 @@ fn step_bits() -> Vec<u32> {
     .expect("valid batch");
     let mut yw = Act::<Chw<33, 11, 10>>::default();
     wino.forward(&xw, &mut yw, Mode::Eval);
+    // The im2col backward pass: two parts of chunks of one sample, each chunk's GEMMs large
+    // enough (64 × 576 × 256) to be split in two inside its part.
+    let mut wide = Conv2d::<64, 64, 3, 2, 1>::new(&mut rng);
+    let xs = Act::<Chw<64, 32, 32>>::from_vec(
+        (0..n * 64 * 1024)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+    )
+    .expect("valid batch");
+    let ds = Act::<Chw<64, 16, 16>>::from_vec(
+        (0..n * 64 * 256)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+    )
+    .expect("valid batch");
+    let (mut ys, mut dxs) = (Act::default(), Act::default());
+    wide.forward(&xs, &mut ys, Mode::Train);
+    wide.backward(&xs, &ys, &ds, Some(&mut dxs));
     [
         y.as_slice(),
         dx.as_slice(),
@@ -58,6 +77,9 @@ fn step_bits() -> Vec<u32> {
         z.as_slice(),
         dpool.as_slice(),
         yw.as_slice(),
+        dxs.as_slice(),
+        &wide.weight.grad,
+        &wide.bias.grad,
     ]
     .concat()
     .iter()
@@ -103,7 +125,15 @@ fn one_and_two_threads_give_the_same_bits() {
     assert_eq!((t1, t2), ("threads=1", "threads=2"));
     assert_eq!(
         bits1.len(),
-        8 * (7 * (3 + 6 + 6) * 256 + 6 * 3 * 25 + 6 + 7 * 6 * 64 + 7 * 33 * 110) + "bits=".len()
+        8 * (7 * (3 + 6 + 6) * 256
+            + 6 * 3 * 25
+            + 6
+            + 7 * 6 * 64
+            + 7 * 33 * 110
+            + 7 * 64 * 1024
+            + 64 * 64 * 9
+            + 64)
+            + "bits=".len()
     );
     assert!(bits1 == bits2, "results differ between 1 and 2 threads");
 }
