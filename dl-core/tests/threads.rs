@@ -6,11 +6,21 @@
 //! process, so the test runs itself twice as a child process, once per count.
 
 use dl_core::kernels::gemm::num_threads;
-use dl_core::{Act, Chw, Conv2d, Layer, MaxPool2d, Mode};
+use dl_core::{Act, Chw, Conv2d, Layer, MaxPool2d, Mode, Shape};
 use rand::{Rng, SeedableRng};
 
 /// Set in the child processes; they print their results instead of spawning.
 const CHILD: &str = "DL_THREADS_TEST_CHILD";
+
+/// `n` samples of shape `S` with values drawn uniformly from [-1, 1).
+fn random<S: Shape>(n: usize, rng: &mut impl Rng) -> Act<S> {
+    Act::from_vec(
+        (0..n * S::SIZE)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+    )
+    .expect("whole samples")
+}
 
 /// One forward and backward pass at an odd batch (uneven parts), as the bits of every value.
 fn step_bits() -> Vec<u32> {
@@ -18,18 +28,8 @@ fn step_bits() -> Vec<u32> {
     let mut conv = Conv2d::<3, 6, 5, 1, 2>::new(&mut rng);
     const { assert!(Conv2d::<3, 6, 5, 1, 2>::DIRECT) };
     let n = 7;
-    let x = Act::<Chw<3, 16, 16>>::from_vec(
-        (0..n * 3 * 256)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect(),
-    )
-    .expect("valid batch");
-    let dy = Act::<Chw<6, 16, 16>>::from_vec(
-        (0..n * 6 * 256)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect(),
-    )
-    .expect("valid batch");
+    let x = random::<Chw<3, 16, 16>>(n, &mut rng);
+    let dy = random::<Chw<6, 16, 16>>(n, &mut rng);
     let (mut y, mut dx) = (Act::default(), Act::default());
     conv.forward(&x, &mut y, Mode::Train);
     conv.backward(&x, &y, &dy, Some(&mut dx));
@@ -43,29 +43,14 @@ fn step_bits() -> Vec<u32> {
     // A Winograd forward pass on an odd batch and an odd map.
     let mut wino = Conv2d::<32, 33, 3, 1, 1>::new(&mut rng);
     const { assert!(Conv2d::<32, 33, 3, 1, 1>::WINOGRAD) };
-    let xw = Act::<Chw<32, 11, 10>>::from_vec(
-        (0..n * 32 * 110)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect(),
-    )
-    .expect("valid batch");
+    let xw = random::<Chw<32, 11, 10>>(n, &mut rng);
     let mut yw = Act::<Chw<33, 11, 10>>::default();
     wino.forward(&xw, &mut yw, Mode::Eval);
     // The im2col backward pass: two parts of chunks of one sample, each chunk's GEMMs large
     // enough (64 × 576 × 256) to be split in two inside its part.
     let mut wide = Conv2d::<64, 64, 3, 2, 1>::new(&mut rng);
-    let xs = Act::<Chw<64, 32, 32>>::from_vec(
-        (0..n * 64 * 1024)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect(),
-    )
-    .expect("valid batch");
-    let ds = Act::<Chw<64, 16, 16>>::from_vec(
-        (0..n * 64 * 256)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect(),
-    )
-    .expect("valid batch");
+    let xs = random::<Chw<64, 32, 32>>(n, &mut rng);
+    let ds = random::<Chw<64, 16, 16>>(n, &mut rng);
     let (mut ys, mut dxs) = (Act::default(), Act::default());
     wide.forward(&xs, &mut ys, Mode::Train);
     wide.backward(&xs, &ys, &ds, Some(&mut dxs));

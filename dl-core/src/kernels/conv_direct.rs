@@ -397,14 +397,12 @@ multiversion! {
             t0: usize,
             dw: &mut [f32],
         ) {
-            let (hp, wp, _) = dims(g);
-            let k = g.kernel;
+            let ((hp, wp, span), k) = (dims(g), g.kernel);
             // Tap t = (c, u, v) reads the padded sample from c·Hp·Wp + u·Wp + v.
             let offsets: [usize; T] = std::array::from_fn(|i| {
                 let t = t0 + i;
                 (t / (k * k)) * hp * wp + (t / k % k) * wp + t % k
             });
-            let (_, _, span) = dims(g);
             let (plane, blocks, taps) = (plane_len(g), span.div_ceil(WG_LANES), g.rows());
             // Whole blocks, sliced to `blocks` up front so the loop has no bounds checks, and all
             // loads before the multiply-adds: with either a bounds check in the loop or the loads

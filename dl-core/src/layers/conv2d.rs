@@ -382,14 +382,16 @@ const CHUNK_COL_VALUES: usize = 1 << 16;
 /// reads and writes all of `dW` once per chunk.
 const CHUNK_MIN_PIXELS: usize = 256;
 
-/// Samples per chunk of the backward pass of an im2col layer, for parts of `part` samples: as
-/// many as [`CHUNK_COL_VALUES`] hold, at least [`CHUNK_MIN_PIXELS`] output pixels, at most the
-/// part. LeNet-5's conv2: 4 samples; ImageNet AlexNet's conv2: 1.
+/// Samples per chunk of the backward pass of an im2col layer, for parts of `part ≥ 1` samples:
+/// as many as [`CHUNK_COL_VALUES`] hold, at least [`CHUNK_MIN_PIXELS`] output pixels (so at
+/// least one sample), at most the part. LeNet-5's conv2: 4 samples; ImageNet AlexNet's conv2: 1.
 fn backward_chunk(g: &ConvGeom, part: usize) -> usize {
-    let p = g.pixels().max(1);
+    // Output maps have at least one pixel (the shape rule, checked at compile time); a layer
+    // without input channels has no matrix rows.
+    let p = g.pixels();
     (CHUNK_COL_VALUES / (g.rows() * p).max(1))
         .max(CHUNK_MIN_PIXELS.div_ceil(p))
-        .clamp(1, part.max(1))
+        .min(part)
 }
 
 impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
