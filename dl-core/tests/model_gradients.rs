@@ -30,6 +30,31 @@ dl_core::sequential! {
         Dense<5>,
         out: Dense<5 => 3>,
     }
+
+    /// `ReLU` before `MaxPool2d`, which the generated passes run after the pool: on the model
+    /// input, before non-overlapping and overlapping windows, and before an average pool (which
+    /// must keep the declared order: ReLU does not commute with a mean).
+    pub struct ReluPool: [2, 8, 8] -> [4] {
+        ReLU, MaxPool2d<2>,
+        conv: Conv2d<3, 3, padding = 1>,
+        ReLU, AvgPool2d<2, stride = 1>,
+        conv2: Conv2d<4, 1>,
+        ReLU, MaxPool2d<2, stride = 1>,
+        Flatten,
+        out: Dense<4>,
+    }
+
+    /// The same network in the declared order: `Dropout(0.0)` (the identity, exactly) between
+    /// each `ReLU` and its pool keeps the passes from reordering them.
+    pub struct ReluPoolDeclared: [2, 8, 8] -> [4] {
+        ReLU, Dropout(0.0), MaxPool2d<2>,
+        conv: Conv2d<3, 3, padding = 1>,
+        ReLU, Dropout(0.0), AvgPool2d<2, stride = 1>,
+        conv2: Conv2d<4, 1>,
+        ReLU, Dropout(0.0), MaxPool2d<2, stride = 1>,
+        Flatten,
+        out: Dense<4>,
+    }
 }
 
 /// Step of the finite differences below.
@@ -208,4 +233,56 @@ fn backward_without_input_gradient_gives_the_same_parameter_gradients() {
     let _ = &mut b;
     assert_eq!(grads(&a), grads(&b));
     assert!(grads(&a).iter().any(|&v| v != 0.0));
+}
+
+#[test]
+fn relu_run_after_max_pool_gives_the_values_and_gradients_of_the_declared_order() {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut net = ReluPool::new(&mut rng);
+    let mut declared = ReluPoolDeclared::new(&mut rng);
+    declared.conv = net.conv.clone();
+    declared.conv2 = net.conv2.clone();
+    declared.out = net.out.clone();
+    let batch = 3;
+    let mut v: Vec<f32> = (0..batch * 2 * 64)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
+    // Windows of the first pool (rows 0 and 1 of 8 values) with no positive value, with only
+    // zeros and negatives, and with a tie of positives.
+    for (at, w) in [
+        (0, [-0.5, -0.2]),
+        (8, [-0.1, -1.0]),
+        (2, [0.0, 0.0]),
+        (10, [-0.3, 0.0]),
+        (4, [0.7, 0.1]),
+        (12, [0.7, -0.2]),
+    ] {
+        v[at..at + 2].copy_from_slice(&w);
+    }
+    let x = Act::<Chw<2, 8, 8>>::from_vec(v).unwrap();
+    let dy = Act::<Flat<4>>::from_vec(
+        (0..batch * 4)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect(),
+    )
+    .unwrap();
+    let y = net.forward_train(&x).clone();
+    let y_declared = declared.forward_train(&x).clone();
+    assert_eq!(y.as_slice(), y_declared.as_slice());
+    let dx = net.backward(&x, &dy).clone();
+    let dx_declared = declared.backward(&x, &dy).clone();
+    assert_eq!(dx.as_slice(), dx_declared.as_slice());
+    // The forced windows: no gradient where nothing is positive, one where the maximum is.
+    assert_eq!(&dx.as_slice()[0..4], &[0.0; 4]);
+    assert_eq!(&dx.as_slice()[8..12], &[0.0; 4]);
+    assert!(dx.as_slice()[4] != 0.0);
+    assert_eq!([dx.as_slice()[5], dx.as_slice()[12]], [0.0, 0.0]);
+    fn grads(m: &impl Parameters) -> Vec<f32> {
+        let mut g = Vec::new();
+        m.visit(&mut |_, p| g.extend_from_slice(&p.grad));
+        g
+    }
+    let g = grads(&net);
+    assert_eq!(g, grads(&declared));
+    assert!(g.iter().filter(|&&v| v != 0.0).count() > g.len() / 2);
 }

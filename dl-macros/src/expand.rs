@@ -179,6 +179,52 @@ fn field_doc(l: &CheckedLayer) -> String {
     )
 }
 
+/// One statement of the generated passes: `layer` from `input` to `output`.
+struct Step<'a> {
+    layer: &'a CheckedLayer,
+    input: Dims,
+    output: Dims,
+}
+
+/// The order the generated passes run the layers in: the declared one, except that a `ReLU`
+/// directly before a `MaxPool2d` runs after it, on the pooled values (4× fewer for a 2 × 2 pool).
+/// The two orders give the same values and gradients: the maximum of a window is positive exactly
+/// when ReLU keeps it, and ReLU leaves positive values as they are, so the pool picks the same
+/// position either way and ReLU's derivative at it is the same (0 where the window holds no
+/// positive value). NaN propagates through both. `dl-core/tests/model_gradients.rs` checks this
+/// against the declared order. The struct, its fields, the summary and the state-dict names
+/// keep the declared order.
+fn steps(layers: &[CheckedLayer]) -> Vec<Step<'_>> {
+    let mut out = Vec::with_capacity(layers.len());
+    let mut rest = layers;
+    while let Some((l, tail)) = rest.split_first() {
+        match tail.first() {
+            Some(pool) if l.kind == Kind::ReLU && pool.kind == Kind::MaxPool2d => {
+                out.push(Step {
+                    layer: pool,
+                    input: l.input,
+                    output: pool.output,
+                });
+                out.push(Step {
+                    layer: l,
+                    input: pool.output,
+                    output: pool.output,
+                });
+                rest = &tail[1..];
+            }
+            _ => {
+                out.push(Step {
+                    layer: l,
+                    input: l.input,
+                    output: l.output,
+                });
+                rest = tail;
+            }
+        }
+    }
+    out
+}
+
 fn expand_model(krate: &TokenTree, m: &CheckedModel) -> TokenStream {
     let p = private(krate);
     let none = TokenStream::new();
@@ -209,15 +255,16 @@ fn expand_model(krate: &TokenTree, m: &CheckedModel) -> TokenStream {
         let doc = format!(" {}", field_doc(l));
         quote!(#[doc = #doc] pub #f: #ty,)
     });
-    let buffer_fields = m.layers.iter().enumerate().map(|(i, l)| {
+    let steps = steps(&m.layers);
+    let buffer_fields = steps.iter().enumerate().map(|(i, s)| {
         let y = format_ident!("y{}", i);
-        let ty = shape_ty(&p, l.output);
-        let doc = format!(" Output of `{}` ({}).", l.field, l.text);
+        let ty = shape_ty(&p, s.output);
+        let doc = format!(" Output of `{}` ({}).", s.layer.field, s.layer.text);
         quote!(#[doc = #doc] #y: #p Act<#ty>,)
     });
-    let grad_fields = m.layers.iter().enumerate().take(n - 1).map(|(i, l)| {
+    let grad_fields = steps.iter().enumerate().take(n - 1).map(|(i, s)| {
         let dy = format_ident!("dy{}", i);
-        let ty = shape_ty(&p, l.output);
+        let ty = shape_ty(&p, s.output);
         let doc = format!(" Gradient of the loss with respect to `y{i}`.");
         quote!(#[doc = #doc] #dy: #p Act<#ty>,)
     });
@@ -226,9 +273,9 @@ fn expand_model(krate: &TokenTree, m: &CheckedModel) -> TokenStream {
     );
 
     // Forward: one statement per layer.
-    let forward = m.layers.iter().enumerate().map(|(i, l)| {
-        let f = &l.field;
-        let (i_ty, o_ty) = (shape_ty(&none, l.input), shape_ty(&none, l.output));
+    let forward = steps.iter().enumerate().map(|(i, s)| {
+        let f = &s.layer.field;
+        let (i_ty, o_ty) = (shape_ty(&none, s.input), shape_ty(&none, s.output));
         let x = if i == 0 {
             quote!(x)
         } else {
@@ -241,9 +288,9 @@ fn expand_model(krate: &TokenTree, m: &CheckedModel) -> TokenStream {
     let last = format_ident!("y{}", n - 1);
 
     // Backward: the same statements in reverse.
-    let backward = m.layers.iter().enumerate().rev().map(|(i, l)| {
-        let f = &l.field;
-        let (i_ty, o_ty) = (shape_ty(&none, l.input), shape_ty(&none, l.output));
+    let backward = steps.iter().enumerate().rev().map(|(i, s)| {
+        let f = &s.layer.field;
+        let (i_ty, o_ty) = (shape_ty(&none, s.input), shape_ty(&none, s.output));
         let y = format_ident!("y{}", i);
         let x = if i == 0 {
             quote!(x)

@@ -57,15 +57,15 @@ pub struct LeNet5 {
 pub struct LeNet5Buffers {
     /// Output of `conv1` (Conv2d<3 => 6, 5>).
     y0: dl::__private::Act<dl::__private::Chw<6, 28, 28>>,
-    /// Output of `l1_relu` (ReLU).
-    y1: dl::__private::Act<dl::__private::Chw<6, 28, 28>>,
     /// Output of `l2_maxpool2d` (MaxPool2d<2>).
+    y1: dl::__private::Act<dl::__private::Chw<6, 14, 14>>,
+    /// Output of `l1_relu` (ReLU).
     y2: dl::__private::Act<dl::__private::Chw<6, 14, 14>>,
     /// Output of `conv2` (Conv2d<6 => 16, 5>).
     y3: dl::__private::Act<dl::__private::Chw<16, 10, 10>>,
-    /// Output of `l4_relu` (ReLU).
-    y4: dl::__private::Act<dl::__private::Chw<16, 10, 10>>,
     /// Output of `l5_maxpool2d` (MaxPool2d<2>).
+    y4: dl::__private::Act<dl::__private::Chw<16, 5, 5>>,
+    /// Output of `l4_relu` (ReLU).
     y5: dl::__private::Act<dl::__private::Chw<16, 5, 5>>,
     /// Output of `l6_flatten` (Flatten).
     y6: dl::__private::Act<dl::__private::Flat<400>>,
@@ -84,13 +84,13 @@ pub struct LeNet5Buffers {
     /// Gradient of the loss with respect to `y0`.
     dy0: dl::__private::Act<dl::__private::Chw<6, 28, 28>>,
     /// Gradient of the loss with respect to `y1`.
-    dy1: dl::__private::Act<dl::__private::Chw<6, 28, 28>>,
+    dy1: dl::__private::Act<dl::__private::Chw<6, 14, 14>>,
     /// Gradient of the loss with respect to `y2`.
     dy2: dl::__private::Act<dl::__private::Chw<6, 14, 14>>,
     /// Gradient of the loss with respect to `y3`.
     dy3: dl::__private::Act<dl::__private::Chw<16, 10, 10>>,
     /// Gradient of the loss with respect to `y4`.
-    dy4: dl::__private::Act<dl::__private::Chw<16, 10, 10>>,
+    dy4: dl::__private::Act<dl::__private::Chw<16, 5, 5>>,
     /// Gradient of the loss with respect to `y5`.
     dy5: dl::__private::Act<dl::__private::Chw<16, 5, 5>>,
     /// Gradient of the loss with respect to `y6`.
@@ -321,24 +321,24 @@ impl dl::__private::Model for LeNet5 {
         >::forward(&mut self.conv1, x, &mut b.y0, mode);
         Layer::<
             Chw<6, 28, 28>,
-            Chw<6, 28, 28>,
-        >::forward(&mut self.l1_relu, &b.y0, &mut b.y1, mode);
-        Layer::<
-            Chw<6, 28, 28>,
             Chw<6, 14, 14>,
-        >::forward(&mut self.l2_maxpool2d, &b.y1, &mut b.y2, mode);
+        >::forward(&mut self.l2_maxpool2d, &b.y0, &mut b.y1, mode);
+        Layer::<
+            Chw<6, 14, 14>,
+            Chw<6, 14, 14>,
+        >::forward(&mut self.l1_relu, &b.y1, &mut b.y2, mode);
         Layer::<
             Chw<6, 14, 14>,
             Chw<16, 10, 10>,
         >::forward(&mut self.conv2, &b.y2, &mut b.y3, mode);
         Layer::<
             Chw<16, 10, 10>,
-            Chw<16, 10, 10>,
-        >::forward(&mut self.l4_relu, &b.y3, &mut b.y4, mode);
-        Layer::<
-            Chw<16, 10, 10>,
             Chw<16, 5, 5>,
-        >::forward(&mut self.l5_maxpool2d, &b.y4, &mut b.y5, mode);
+        >::forward(&mut self.l5_maxpool2d, &b.y3, &mut b.y4, mode);
+        Layer::<
+            Chw<16, 5, 5>,
+            Chw<16, 5, 5>,
+        >::forward(&mut self.l4_relu, &b.y4, &mut b.y5, mode);
         Layer::<
             Chw<16, 5, 5>,
             Flat<400>,
@@ -397,25 +397,25 @@ impl dl::__private::Model for LeNet5 {
             Flat<400>,
         >::backward(&mut self.l6_flatten, &b.y5, &b.y6, &b.dy6, Some(&mut b.dy5));
         Layer::<
-            Chw<16, 10, 10>,
             Chw<16, 5, 5>,
-        >::backward(&mut self.l5_maxpool2d, &b.y4, &b.y5, &b.dy5, Some(&mut b.dy4));
+            Chw<16, 5, 5>,
+        >::backward(&mut self.l4_relu, &b.y4, &b.y5, &b.dy5, Some(&mut b.dy4));
         Layer::<
             Chw<16, 10, 10>,
-            Chw<16, 10, 10>,
-        >::backward(&mut self.l4_relu, &b.y3, &b.y4, &b.dy4, Some(&mut b.dy3));
+            Chw<16, 5, 5>,
+        >::backward(&mut self.l5_maxpool2d, &b.y3, &b.y4, &b.dy4, Some(&mut b.dy3));
         Layer::<
             Chw<6, 14, 14>,
             Chw<16, 10, 10>,
         >::backward(&mut self.conv2, &b.y2, &b.y3, &b.dy3, Some(&mut b.dy2));
         Layer::<
-            Chw<6, 28, 28>,
             Chw<6, 14, 14>,
-        >::backward(&mut self.l2_maxpool2d, &b.y1, &b.y2, &b.dy2, Some(&mut b.dy1));
+            Chw<6, 14, 14>,
+        >::backward(&mut self.l1_relu, &b.y1, &b.y2, &b.dy2, Some(&mut b.dy1));
         Layer::<
             Chw<6, 28, 28>,
-            Chw<6, 28, 28>,
-        >::backward(&mut self.l1_relu, &b.y0, &b.y1, &b.dy1, Some(&mut b.dy0));
+            Chw<6, 14, 14>,
+        >::backward(&mut self.l2_maxpool2d, &b.y0, &b.y1, &b.dy1, Some(&mut b.dy0));
         let dx = if input_grad { Some(&mut b.dx) } else { None };
         Layer::<
             Chw<3, 32, 32>,
