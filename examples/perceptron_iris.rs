@@ -62,7 +62,8 @@ fn main() -> Result<()> {
     );
     println!(
         "learned w = {:?}, b = {:?}",
-        p.l0_dense.weight.value, p.l0_dense.bias.value
+        p.l0_dense.weight.value(),
+        p.l0_dense.bias.value()
     );
 
     let xor = Dataset::<Flat<2>>::new(

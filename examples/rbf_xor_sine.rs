@@ -64,15 +64,15 @@ fn main() -> Result<()> {
     println!("sine, two-stage:  train MSE {train_mse:.2e}, test MSE {test_mse:.2e}");
     // End to end: centres start evenly spread over [0, 2π] with widths from their spacing.
     let mut sine_gd = RbfSine::new(&mut rng);
-    let k = sine_gd.l0_rbf.gamma.value.len();
+    let k = sine_gd.l0_rbf.gamma.value().len();
     let spacing = TAU / (k - 1) as f32;
-    for (j, c) in sine_gd.l0_rbf.centres.value.iter_mut().enumerate() {
+    for (j, c) in sine_gd.l0_rbf.centres.value_mut().iter_mut().enumerate() {
         *c = j as f32 * spacing;
     }
     sine_gd
         .l0_rbf
         .gamma
-        .value
+        .value_mut()
         .fill(1.0 / (2.0 * spacing * spacing));
     fit_gradient(&mut sine_gd, &x, &ts, &Mse, &mut Adam::new(0.01), steps)?;
     println!(

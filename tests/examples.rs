@@ -108,12 +108,12 @@ fn digits_mlp_matches_scikit_learn_epoch_by_epoch() {
         if name.name == "weight" {
             let (fan_out, fan_in) = (p.shape()[0], p.shape()[1]);
             bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
-            for (k, w) in p.value.iter_mut().enumerate() {
+            for (k, w) in p.value_mut().iter_mut().enumerate() {
                 let (o, i) = (k / fan_in, k % fan_in);
                 *w = (bound * ((i * fan_out + o) as f64 + 1.0).sin()) as f32;
             }
         } else {
-            for (o, b) in p.value.iter_mut().enumerate() {
+            for (o, b) in p.value_mut().iter_mut().enumerate() {
                 *b = (bound * (o as f64 + 1.0).cos()) as f32;
             }
         }

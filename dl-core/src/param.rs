@@ -2,6 +2,15 @@
 //! parameter counting reach them.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The source of [`Param::version`]s: every construction and every mutable access takes the
+/// next number, so no two states of any parameters of the process share one.
+static NEXT_VERSION: AtomicU64 = AtomicU64::new(1);
+
+fn next_version() -> u64 {
+    NEXT_VERSION.fetch_add(1, Ordering::Relaxed)
+}
 
 /// What a [`Param`] is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,15 +24,33 @@ pub enum ParamKind {
 }
 
 /// One named tensor of a layer: its value, its gradient (trainable only) and its PyTorch shape.
+///
+/// The values are read through [`Param::value`] and written through [`Param::value_mut`], which
+/// gives the parameter a new [`Param::version`]: layers that keep something computed from their
+/// weights between calls (the Winograd filter transforms of [`Conv2d`](crate::Conv2d) in
+/// inference) check it to know whether it is still up to date.
+///
+/// ```
+/// use dl_core::Param;
+/// let mut p = Param::trainable(&[2], vec![1.0, 2.0]);
+/// let v = p.version();
+/// assert_eq!(p.value(), [1.0, 2.0]);
+/// assert_eq!(p.version(), v); // reading keeps the version
+/// p.value_mut()[0] = 3.0;
+/// assert_ne!(p.version(), v);
+/// assert_eq!(p.value(), [3.0, 2.0]);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Param {
     /// The values, row-major in the PyTorch layout given by [`Param::shape`].
-    pub value: Vec<f32>,
+    value: Vec<f32>,
     /// The gradient of the last backward pass (same length as `value`; empty for buffers).
     /// `backward` overwrites it, so there is no `zero_grad`.
     pub grad: Vec<f32>,
     shape: Vec<usize>,
     kind: ParamKind,
+    /// See [`Param::version`].
+    version: u64,
 }
 
 impl Param {
@@ -35,6 +62,7 @@ impl Param {
             value,
             shape: shape.to_vec(),
             kind: ParamKind::Trainable,
+            version: next_version(),
         }
     }
 
@@ -46,6 +74,7 @@ impl Param {
             value,
             shape: shape.to_vec(),
             kind: ParamKind::Buffer,
+            version: next_version(),
         }
     }
 
@@ -56,7 +85,26 @@ impl Param {
             value: vec![0.0],
             shape: Vec::new(),
             kind: ParamKind::Counter,
+            version: next_version(),
         }
+    }
+
+    /// The values, row-major in the PyTorch layout given by [`Param::shape`].
+    pub fn value(&self) -> &[f32] {
+        &self.value
+    }
+
+    /// The values, to write them; gives the parameter a new [`Param::version`].
+    pub fn value_mut(&mut self) -> &mut [f32] {
+        self.version = next_version();
+        &mut self.value
+    }
+
+    /// A number that identifies the current values: it changes with every [`Param::value_mut`]
+    /// (and [`Param::value_and_grad`]) call and is never shared with another parameter, except
+    /// a clone holding the same values.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// The PyTorch shape (`[out, in]` for a dense weight, `[]` for a counter).
@@ -84,8 +132,16 @@ impl Param {
         self.value.is_empty()
     }
 
-    /// The value and gradient, split for an optimizer update.
+    /// The gradient, to write it, and the values: for a backward pass that reads the values
+    /// while it fills the gradient (the version stays).
+    pub fn grad_and_value(&mut self) -> (&mut [f32], &[f32]) {
+        (&mut self.grad, &self.value)
+    }
+
+    /// The value and gradient, split for an optimizer update; gives the parameter a new
+    /// [`Param::version`].
     pub fn value_and_grad(&mut self) -> (&mut [f32], &[f32]) {
+        self.version = next_version();
         (&mut self.value, &self.grad)
     }
 }

@@ -149,7 +149,7 @@ pub fn check_layer_gradients_at<I: Shape, O: Shape, L: Layer<I, O>>(
                 layer.visit_mut(&mut |_, p| {
                     if p.is_trainable() {
                         if k == index {
-                            p.value[e] += delta;
+                            p.value_mut()[e] += delta;
                         }
                         k += 1;
                     }

@@ -92,7 +92,7 @@ impl Parameters for Renamed {
 fn values(p: &dyn Parameters) -> HashMap<String, Vec<f32>> {
     let mut m = HashMap::new();
     p.visit(&mut |n, p| {
-        m.insert(n.to_string(), p.value.clone());
+        m.insert(n.to_string(), p.value().to_vec());
     });
     m
 }
@@ -137,7 +137,7 @@ fn round_trip_gives_bit_identical_values_and_predictions() {
     let mut a = Mlp::<128>::new(1);
     safetensors::save(&a, &path).expect("saves");
     let mut b = Mlp::<128>::new(2);
-    assert_ne!(bits(&a.l0.weight.value), bits(&b.l0.weight.value));
+    assert_ne!(bits(a.l0.weight.value()), bits(b.l0.weight.value()));
     safetensors::load(&mut b, &path).expect("loads");
     let (va, vb) = (values(&a), values(&b));
     assert_eq!(va.len(), 4);
@@ -152,7 +152,7 @@ fn round_trip_gives_bit_identical_values_and_predictions() {
     safetensors::load(&mut c, pytorch_file()).expect("loads");
     let mut d = Mlp::<128>::new(4);
     from_bytes(&mut d, &to_bytes(&c).expect("bytes")).expect("from bytes");
-    assert_eq!(bits(&c.l2.weight.value), bits(&d.l2.weight.value));
+    assert_eq!(bits(c.l2.weight.value()), bits(d.l2.weight.value()));
 }
 
 #[test]
@@ -290,7 +290,7 @@ impl Parameters for Bn {
 
 fn bn(mean: [f32; 2], var: [f32; 2], count: f32) -> Bn {
     let mut c = Param::counter();
-    c.value[0] = count;
+    c.value_mut()[0] = count;
     Bn {
         mean: Param::buffer(&[2], mean.to_vec()),
         var: Param::buffer(&[2], var.to_vec()),
@@ -319,7 +319,11 @@ fn buffers_and_counters_round_trip_and_other_float_dtypes_convert() {
     let mut b = bn([0.0; 2], [1.0; 2], 0.0);
     from_bytes(&mut b, &to_bytes(&a).expect("bytes")).expect("loads");
     assert_eq!(
-        (b.mean.value.clone(), b.var.value.clone(), b.count.value[0]),
+        (
+            b.mean.value().to_vec(),
+            b.var.value().to_vec(),
+            b.count.value()[0]
+        ),
         (vec![0.5, -1.25], vec![2.0, 0.75], 17.0)
     );
 
@@ -345,8 +349,8 @@ fn buffers_and_counters_round_trip_and_other_float_dtypes_convert() {
         ]);
         let mut m = bn([0.0; 2], [0.0; 2], 0.0);
         from_bytes(&mut m, &bytes).expect("converts");
-        assert_eq!(m.mean.value, want, "{dtype:?}");
-        assert_eq!(m.count.value[0], 9.0);
+        assert_eq!(m.mean.value(), want, "{dtype:?}");
+        assert_eq!(m.count.value()[0], 9.0);
     }
 
     // Integer values and float counters are refused, with every problem listed.
@@ -367,7 +371,7 @@ fn buffers_and_counters_round_trip_and_other_float_dtypes_convert() {
          unexpected key `extra` (shape [3])"
     );
     assert_eq!(
-        (m.mean.value[0], m.var.value[0], m.count.value[0]),
+        (m.mean.value()[0], m.var.value()[0], m.count.value()[0]),
         (4.0, 5.0, 6.0)
     );
 }
@@ -438,10 +442,10 @@ fn batchnorm_state_written_by_pytorch_loads_with_its_int64_counter_and_round_tri
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bn_1d.safetensors");
     let mut m = LinearBn::new();
     safetensors::load(&mut m, &path).expect("PyTorch BatchNorm checkpoint loads");
-    assert_eq!(m.l0.weight.value, [0.5, -1.0, 2.0, 0.25, -0.75, 1.5]);
-    assert_eq!(m.l0.bias.value, [0.1, -0.2, 0.3]);
-    assert_eq!(m.weight.value, [1.5, 0.5, -1.0]);
-    assert_eq!(m.bias.value, [0.0, 0.25, -0.5]);
+    assert_eq!(m.l0.weight.value(), [0.5, -1.0, 2.0, 0.25, -0.75, 1.5]);
+    assert_eq!(m.l0.bias.value(), [0.1, -0.2, 0.3]);
+    assert_eq!(m.weight.value(), [1.5, 0.5, -1.0]);
+    assert_eq!(m.bias.value(), [0.0, 0.25, -0.5]);
     // Values printed by the generating script (f32 values shown as f64).
     let mean = [
         0.09722500294446945f64,
@@ -449,9 +453,9 @@ fn batchnorm_state_written_by_pytorch_loads_with_its_int64_counter_and_round_tri
         -0.02388746291399002,
     ];
     let var = [6.176812648773193f64, 11.518113136291504, 12.986577987670898];
-    assert_eq!(m.bn.mean.value, mean.map(|v| v as f32));
-    assert_eq!(m.bn.var.value, var.map(|v| v as f32));
-    assert_eq!(m.bn.count.value, [3.0]);
+    assert_eq!(m.bn.mean.value(), mean.map(|v| v as f32));
+    assert_eq!(m.bn.var.value(), var.map(|v| v as f32));
+    assert_eq!(m.bn.count.value(), [3.0]);
 
     let mut back = LinearBn::new();
     from_bytes(&mut back, &to_bytes(&m).expect("bytes")).expect("round trip");

@@ -136,7 +136,7 @@ fn check_network<I: Shape, O: Shape, L: Layer<I, O>>(net: &mut L, batch: usize, 
                     net.visit_mut(&mut |_, p| {
                         if p.is_trainable() {
                             if k == index {
-                                p.value[e] += delta;
+                                p.value_mut()[e] += delta;
                             }
                             k += 1;
                         }

@@ -38,7 +38,7 @@ fn iris() -> Dataset<Flat<4>> {
 /// Every parameter and buffer value of a model, in visiting order.
 fn weights(model: &dyn Parameters) -> Vec<f32> {
     let mut all = Vec::new();
-    model.visit(&mut |_, p| all.extend_from_slice(&p.value));
+    model.visit(&mut |_, p| all.extend_from_slice(p.value()));
     all
 }
 

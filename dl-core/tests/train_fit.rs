@@ -348,7 +348,7 @@ fn weight_norm2(model: &dyn dl_core::Parameters) -> f64 {
     let mut sum = 0.0;
     model.visit(&mut |name, p| {
         if name.name == "weight" {
-            sum += p.value.iter().map(|&w| f64::from(w * w)).sum::<f64>();
+            sum += p.value().iter().map(|&w| f64::from(w * w)).sum::<f64>();
         }
     });
     sum
@@ -450,7 +450,7 @@ where
 /// Every parameter value of a model.
 fn values(model: &dyn dl_core::Parameters) -> Vec<f32> {
     let mut all = Vec::new();
-    model.visit(&mut |_, p| all.extend_from_slice(&p.value));
+    model.visit(&mut |_, p| all.extend_from_slice(p.value()));
     all
 }
 

@@ -167,7 +167,7 @@ impl SklearnSgd {
     /// let b = (6.0f64 / 192.0).sqrt();
     /// let first = RandomState::new(1).uniform(-b, b) as f32;
     /// let mut got = None;
-    /// net.visit(&mut |_, p| { got.get_or_insert(p.value[0]); });
+    /// net.visit(&mut |_, p| { got.get_or_insert(p.value()[0]); });
     /// assert_eq!(got, Some(first));
     /// ```
     pub fn init<P: Parameters + ?Sized>(params: &mut P, rs: &mut RandomState) {
@@ -181,11 +181,11 @@ impl SklearnSgd {
                 bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
                 for i in 0..fan_in {
                     for o in 0..fan_out {
-                        p.value[o * fan_in + i] = rs.uniform(-bound, bound) as f32;
+                        p.value_mut()[o * fan_in + i] = rs.uniform(-bound, bound) as f32;
                     }
                 }
             } else if name.name == "bias" && bound > 0.0 {
-                for v in p.value.iter_mut() {
+                for v in p.value_mut().iter_mut() {
                     *v = rs.uniform(-bound, bound) as f32;
                 }
             }
@@ -227,7 +227,7 @@ impl SklearnSgd {
                 let decay = self.alpha / n;
                 model.visit_mut(&mut |name, p| {
                     if p.is_trainable() && name.name == "weight" {
-                        let (w, g) = (&p.value, &mut p.grad);
+                        let (g, w) = p.grad_and_value();
                         for (gi, wi) in g.iter_mut().zip(w) {
                             sum_w2 += wi * wi;
                             *gi += decay * wi;
@@ -297,11 +297,11 @@ mod tests {
         let mut net = DigitsMlp::new(&mut rand::rngs::StdRng::seed_from_u64(9));
         SklearnSgd::init(&mut net, &mut RandomState::new(0));
         let got = [
-            net.l0_dense.weight.value[1],
-            net.l0_dense.weight.value[64],
-            net.l0_dense.bias.value[0],
-            net.l2_dense.weight.value[3 * 128 + 5],
-            net.l2_dense.bias.value[9],
+            net.l0_dense.weight.value()[1],
+            net.l0_dense.weight.value()[64],
+            net.l0_dense.bias.value()[0],
+            net.l2_dense.weight.value()[3 * 128 + 5],
+            net.l2_dense.bias.value()[9],
         ];
         let want = [
             0.056_629_897_263_857_64,
@@ -315,7 +315,7 @@ mod tests {
         }
         let (b0, b1) = ((6.0f32 / 192.0).sqrt(), (6.0f32 / 138.0).sqrt());
         let max = |v: &[f32]| v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
-        assert!(max(&net.l0_dense.weight.value) <= b0 && max(&net.l2_dense.weight.value) <= b1);
+        assert!(max(net.l0_dense.weight.value()) <= b0 && max(net.l2_dense.weight.value()) <= b1);
     }
 
     #[test]
@@ -372,14 +372,14 @@ mod tests {
                 0.0
             };
             want.extend(
-                p.value
+                p.value()
                     .iter()
                     .zip(&p.grad)
                     .map(|(w, g)| w - 0.1 * (g + decay * w)),
             );
         });
         let mut got = Vec::new();
-        net.visit(&mut |_, p| got.extend_from_slice(&p.value));
+        net.visit(&mut |_, p| got.extend_from_slice(p.value()));
         for (i, (a, b)) in got.iter().zip(&want).enumerate() {
             assert!((a - b).abs() < 1e-5, "value {i}: {a} vs {b}");
         }

@@ -153,10 +153,10 @@ impl PerceptronRule {
                 let predicted = usize::from(y.as_slice()[0] >= 0.0);
                 if predicted != label {
                     let step = if label == 1 { 1.0 } else { -1.0 } * self.learning_rate;
-                    for (w, xi) in unit.weight.value.iter_mut().zip(data.sample(i)) {
+                    for (w, xi) in unit.weight.value_mut().iter_mut().zip(data.sample(i)) {
                         *w += step * xi;
                     }
-                    unit.bias.value[0] += step;
+                    unit.bias.value_mut()[0] += step;
                     mistakes += 1;
                 }
             }
@@ -235,8 +235,8 @@ mod tests {
         )
         .unwrap();
         let mut p = Perceptron2::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-        p.l0_dense.weight.value.fill(0.0);
-        p.l0_dense.bias.value.fill(0.0);
+        p.l0_dense.weight.value_mut().fill(0.0);
+        p.l0_dense.bias.value_mut().fill(0.0);
         let r = PerceptronRule {
             learning_rate: 0.5,
             max_epochs: 10,
@@ -251,8 +251,8 @@ mod tests {
                 training_errors: 0
             }
         );
-        assert_eq!(p.l0_dense.weight.value, [0.5, 0.5]);
-        assert_eq!(p.l0_dense.bias.value, [-0.5]);
+        assert_eq!(p.l0_dense.weight.value(), [0.5, 0.5]);
+        assert_eq!(p.l0_dense.bias.value(), [-0.5]);
         assert_eq!(p.accuracy(&data).unwrap(), 1.0);
     }
 

@@ -286,9 +286,9 @@ impl TwoStage {
         let sol = lstsq::ridge(&design, rows, cols, &t, OUT, self.ridge)?;
         for o in 0..OUT {
             for j in 0..N {
-                out.weight.value[o * N + j] = sol[j * OUT + o] as f32;
+                out.weight.value_mut()[o * N + j] = sol[j * OUT + o] as f32;
             }
-            out.bias.value[o] = sol[N * OUT + o] as f32;
+            out.bias.value_mut()[o] = sol[N * OUT + o] as f32;
         }
         Ok(())
     }

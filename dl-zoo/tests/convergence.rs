@@ -172,10 +172,13 @@ fn rbf_end_to_end_gradient_training_solves_xor_for_most_seeds_and_fits_sine() {
     let x = Act::<Flat<1>>::from_vec(xs).expect("x");
     let mut net = RbfSine::new(&mut StdRng::seed_from_u64(1));
     let spacing = std::f32::consts::TAU / 15.0;
-    for (j, c) in net.l0_rbf.centres.value.iter_mut().enumerate() {
+    for (j, c) in net.l0_rbf.centres.value_mut().iter_mut().enumerate() {
         *c = j as f32 * spacing;
     }
-    net.l0_rbf.gamma.value.fill(1.0 / (2.0 * spacing * spacing));
+    net.l0_rbf
+        .gamma
+        .value_mut()
+        .fill(1.0 / (2.0 * spacing * spacing));
     let curve = fit_gradient(&mut net, &x, &ts, &Mse, &mut Adam::new(0.01), 1500).expect("trains");
     eprintln!("sine end to end: MSE {} -> {}", curve[0], curve[1499]);
     assert!(curve[1499] < 1e-3, "{}", curve[1499]);

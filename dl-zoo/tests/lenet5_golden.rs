@@ -18,7 +18,7 @@ fn lenet5_cifar_gives_pytorchs_logits_from_pytorchs_parameters() {
         match case.tensors.get(&key) {
             Some(t) => {
                 assert_eq!(t.shape, p.shape(), "{key}");
-                p.value.copy_from_slice(&t.data);
+                p.value_mut().copy_from_slice(&t.data);
                 loaded += 1;
             }
             None => missing.push(key),

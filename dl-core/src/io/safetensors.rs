@@ -28,17 +28,17 @@
 //! safetensors::save(&a, &path)?;
 //! let mut b = Dense::<3, 2>::new(&mut rand::rngs::StdRng::seed_from_u64(2));
 //! safetensors::load(&mut b, &path)?;
-//! assert_eq!(a.weight.value, b.weight.value);
+//! assert_eq!(a.weight.value(), b.weight.value());
 //!
 //! // A checkpoint of another shape is rejected, naming every mismatch; `c` is unchanged.
 //! let mut c = Dense::<4, 2>::new(&mut rand::rngs::StdRng::seed_from_u64(3));
-//! let before = c.weight.value.clone();
+//! let before = c.weight.value().to_vec();
 //! let err = safetensors::load(&mut c, &path).unwrap_err();
 //! assert_eq!(
 //!     err.to_string(),
 //!     "checkpoint does not match the model:\n`weight`: expected shape [2, 4], found [2, 3]"
 //! );
-//! assert_eq!(c.weight.value, before);
+//! assert_eq!(c.weight.value(), before);
 //! # Ok(()) }
 //! ```
 
@@ -107,14 +107,14 @@ fn encode(p: &Param) -> (Dtype, Vec<u8>) {
     match p.kind() {
         ParamKind::Counter => (
             Dtype::I64,
-            p.value
+            p.value()
                 .iter()
                 .flat_map(|&v| (v.round() as i64).to_le_bytes())
                 .collect(),
         ),
         ParamKind::Trainable | ParamKind::Buffer => (
             Dtype::F32,
-            p.value.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            p.value().iter().flat_map(|v| v.to_le_bytes()).collect(),
         ),
     }
 }
@@ -232,9 +232,9 @@ fn load_bytes(params: &mut dyn Parameters, bytes: &[u8], source: &Path) -> Resul
 
     params.visit_mut(&mut |name, p| {
         if let Some(values) = staged.get(&name.to_string())
-            && values.len() == p.value.len()
+            && values.len() == p.value().len()
         {
-            p.value.copy_from_slice(values);
+            p.value_mut().copy_from_slice(values);
         }
     });
     Ok(())
@@ -371,7 +371,7 @@ mod tests {
 
     fn two(values: [f32; 3], count: f32) -> Two {
         let mut n = Param::counter();
-        n.value[0] = count;
+        n.value_mut()[0] = count;
         Two {
             a: Param::buffer(&[3], values.to_vec()),
             n,
@@ -404,18 +404,12 @@ mod tests {
         }
         let mut m = two([0.0; 3], 0.0);
         load(&mut m, &path).expect("old checkpoint still loads");
-        assert_eq!(
-            (m.a.value.as_slice(), m.n.value[0]),
-            (&[1.0, 2.0, 3.0][..], 5.0)
-        );
+        assert_eq!((m.a.value(), m.n.value()[0]), (&[1.0, 2.0, 3.0][..], 5.0));
 
         // A full write replaces it.
         save(&two([7.0, 8.0, 9.0], 6.0), &path).expect("second save");
         load(&mut m, &path).expect("loads");
-        assert_eq!(
-            (m.a.value.as_slice(), m.n.value[0]),
-            (&[7.0, 8.0, 9.0][..], 6.0)
-        );
+        assert_eq!((m.a.value(), m.n.value()[0]), (&[7.0, 8.0, 9.0][..], 6.0));
         assert_eq!(files_in(dir.path()), ["model.safetensors"]);
     }
 

@@ -7,7 +7,9 @@
 //! input). The sum over channels, for each of the 16 positions `ξ` of the 4 × 4 products, is one
 //! matrix product `M_ξ [OC × T] = U_ξ [OC × C] · V_ξ [C × T]` over all `T` tiles of the batch, so
 //! the work is three cheap transforms and 16 GEMMs through [`gemm`]. A right or bottom tile that
-//! sticks out of an odd-sized output reads zeros and its extra outputs are dropped.
+//! sticks out of an odd-sized output reads zeros and its extra outputs are dropped. The filter
+//! transform `U` ([`transform_filters`]) depends only on the weights, so a caller can keep it
+//! between calls of [`forward`] while the weights stay the same.
 //!
 //! The result is the convolution up to rounding: the transforms add and subtract values before
 //! the products (a relative difference of about 1e-6 from the direct sum, tested against an f64
@@ -21,9 +23,11 @@
 //! let g = ConvGeom::new(1, 4, 4, 3, 1, Pad::Valid).unwrap();
 //! let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
 //! let (w, b) = ([1.0; 9], [0.5]);
+//! let mut u = vec![0.0; winograd::filters_len(1, 1)];
+//! winograd::transform_filters(1, 1, &w, &mut u);
 //! let (cl, ol) = winograd::workspace(&g, 1, 1);
 //! let (mut col, mut out, mut y) = (vec![0.0; cl], vec![0.0; ol], [0.0; 4]);
-//! winograd::forward(&g, 1, 1, &x, &w, &b, &mut y, &mut col, &mut out);
+//! winograd::forward(&g, 1, 1, &x, &u, &b, &mut y, &mut col, &mut out);
 //! // Window sums 45, 54, 81, 90 (0+1+2+4+5+6+8+9+10 = 45, …), plus the bias.
 //! assert_eq!(y, [45.5, 54.5, 81.5, 90.5]);
 //! ```
@@ -58,16 +62,40 @@ fn scratch_len(g: &ConvGeom, n: usize) -> usize {
 }
 
 /// The workspace [`forward`] needs for `oc` output channels and `n` samples: `(col, out)` lengths
-/// (`col` holds the transformed filters and input tiles and one scratch per part of the batch
-/// split; `out` the 16 products).
+/// (`col` holds the transformed input tiles and one scratch per part of the batch split; `out`
+/// the 16 products).
 pub fn workspace(g: &ConvGeom, oc: usize, n: usize) -> (usize, usize) {
     let (th, tw) = tiles(g);
     let t = n * th * tw;
-    let c = g.channels;
     (
-        XI * (plane(c * oc) + plane(c * t)) + BATCH_PARTS * scratch_len(g, n),
+        XI * plane(g.channels * t) + BATCH_PARTS * scratch_len(g, n),
         XI * plane(oc * t),
     )
+}
+
+/// The length of the transformed filters of `oc` output and `c` input channels (see
+/// [`transform_filters`]).
+pub fn filters_len(c: usize, oc: usize) -> usize {
+    XI * plane(c * oc)
+}
+
+/// `U`, the transforms of the 3 × 3 filters `w` `[oc, c, 3, 3]`, into `u` (at least
+/// [`filters_len`] long), for [`forward`]: in [`BATCH_PARTS`] parts (halves of the output
+/// channels) on the worker pool.
+///
+/// # Panics
+/// If `w` or `u` is too short.
+pub fn transform_filters(c: usize, oc: usize, w: &[f32], u: &mut [f32]) {
+    const { assert!(BATCH_PARTS == 2, "the transform splits in halves") };
+    let su = plane(c * oc);
+    assert!(
+        w.len() >= oc * c * 9 && u.len() >= XI * su,
+        "winograd: filters too short"
+    );
+    let os = halves(oc);
+    let us = split_planes(planes(u, su, oc * c), os[1].start * c);
+    let parts = os.into_iter().zip(us);
+    run_batch_parts(parts, &|(os, us)| transform_part(w, os, c, us));
 }
 
 /// The 16 planes of `len` values, `stride` apart, at the start of `buf`.
@@ -98,10 +126,11 @@ fn split_planes(ps: [&mut [f32]; XI], at: usize) -> [[&mut [f32]; XI]; 2] {
 }
 
 /// `y = conv(x, w) + b` for `n` samples of a stride-1 3 × 3 geometry `g` with `oc` output
-/// channels: `x` `[n, C, H, W]`, `w` `[oc, C, 3, 3]`, `b` `[oc]`, `y` `[n, oc, OH, OW]`; `col` and
-/// `out` are workspaces of at least the lengths given by [`workspace`]. The transforms run in
-/// [`BATCH_PARTS`] parts on the worker pool (filters and input by channels, output by samples),
-/// the products through [`gemm`]'s own split; the result is the same at every thread count.
+/// channels: `x` `[n, C, H, W]`, `u` the filters `w` `[oc, C, 3, 3]` transformed by
+/// [`transform_filters`], `b` `[oc]`, `y` `[n, oc, OH, OW]`; `col` and `out` are workspaces of at
+/// least the lengths given by [`workspace`]. The transforms run in [`BATCH_PARTS`] parts on the
+/// worker pool (input by channels, output by samples), the products through [`gemm`]'s own
+/// split; the result is the same at every thread count.
 ///
 /// # Panics
 /// If `g` is not a stride-1 3 × 3 geometry or a slice is shorter than its shape needs.
@@ -111,7 +140,7 @@ pub fn forward(
     oc: usize,
     n: usize,
     x: &[f32],
-    w: &[f32],
+    u: &[f32],
     b: &[f32],
     y: &mut [f32],
     col: &mut [f32],
@@ -130,22 +159,17 @@ pub fn forward(
         col.len() >= cl && out.len() >= ol,
         "winograd: workspace too short"
     );
+    let (su, sv, sm) = (plane(c * oc), plane(c * t), plane(oc * t));
     assert!(
         x.len() >= n * g.input_size()
-            && w.len() >= oc * c * 9
+            && u.len() >= XI * su
             && b.len() >= oc
             && y.len() >= n * oc * g.pixels(),
         "winograd: operand too short"
     );
-    let (su, sv, sm) = (plane(c * oc), plane(c * t), plane(oc * t));
-    let (u, rest) = col.split_at_mut(XI * su);
-    let (v, scratch) = rest.split_at_mut(XI * sv);
+    let (v, scratch) = col.split_at_mut(XI * sv);
     let scratches = scratch.chunks_exact_mut(scratch_len(g, n));
-    // Filters by halves of the output channels, input tiles by halves of the input channels.
-    let os = halves(oc);
-    let us = split_planes(planes(u, su, oc * c), os[1].start * c);
-    let parts = os.into_iter().zip(us);
-    run_batch_parts(parts, &|(os, us)| transform_filters(w, os, c, us));
+    // Input tiles by halves of the input channels.
     let cs = halves(c);
     let vs = split_planes(planes(v, sv, c * t), cs[1].start * t);
     let parts = cs.into_iter().zip(vs).zip(scratches);
@@ -175,7 +199,7 @@ pub fn forward(
 /// `U_ξ[o, c] = (G g_oc Gᵀ)_ξ` with `G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]`, for the output channels
 /// `os` (`us[ξ]` holds their rows `[os.len(), C]`): filter by filter, in the order they are
 /// stored.
-fn transform_filters(w: &[f32], os: Range<usize>, c: usize, us: [&mut [f32]; XI]) {
+fn transform_part(w: &[f32], os: Range<usize>, c: usize, us: [&mut [f32]; XI]) {
     let filters = w[os.start * c * 9..os.end * c * 9].chunks_exact(9);
     for (f, g) in filters.enumerate() {
         // G·g (4 × 3), column by column of g.
@@ -382,11 +406,13 @@ mod tests {
             let x = values(n * c * h * w, rng);
             let wt = values(oc * c * 9, rng);
             let b = values(oc, rng);
+            let mut u = vec![f32::NAN; filters_len(c, oc)];
+            transform_filters(c, oc, &wt, &mut u);
             let (cl, ol) = workspace(&g, oc, n);
             let mut col = vec![f32::NAN; cl];
             let mut out = vec![f32::NAN; ol];
             let mut y = vec![f32::NAN; n * oc * g.pixels()];
-            forward(&g, oc, n, &x, &wt, &b, &mut y, &mut col, &mut out);
+            forward(&g, oc, n, &x, &u, &b, &mut y, &mut col, &mut out);
             let expect = conv2d_reference(&g, oc, n, &x, &wt, &b);
             for (k, (&got, &want)) in y.iter().zip(&expect).enumerate() {
                 assert!(

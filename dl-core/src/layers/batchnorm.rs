@@ -82,8 +82,8 @@ pub struct BatchNorm<const C: usize, const SPATIAL: bool> {
 /// let want = [-1.0, 0.0, 1.0, 0.0];
 /// assert!(y.as_slice().iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-4));
 /// // Running mean moved 10% toward the batch mean; running variance toward the unbiased 2.
-/// assert_eq!(bn.running_mean.value, [0.2, 1.0]);
-/// assert!((bn.running_var.value[0] - 1.1).abs() < 1e-6);
+/// assert_eq!(bn.running_mean.value(), [0.2, 1.0]);
+/// assert!((bn.running_var.value()[0] - 1.1).abs() < 1e-6);
 /// assert_eq!(BatchNorm1d::<2>::PARAMS, 4);
 /// ```
 pub type BatchNorm1d<const F: usize> = BatchNorm<F, false>;
@@ -103,8 +103,8 @@ pub type BatchNorm1d<const F: usize> = BatchNorm<F, false>;
 /// ```
 /// use dl_core::{Act, BatchNorm2d, Chw, Layer, Mode, Parameters};
 /// let mut bn = BatchNorm2d::<1>::new();
-/// bn.running_mean.value[0] = 1.0;
-/// bn.running_var.value[0] = 4.0 - 1e-5;
+/// bn.running_mean.value_mut()[0] = 1.0;
+/// bn.running_var.value_mut()[0] = 4.0 - 1e-5;
 /// let x = Act::<Chw<1, 1, 2>>::from_vec(vec![3.0, 5.0]).unwrap();
 /// let mut y = Act::default();
 /// bn.forward(&x, &mut y, Mode::Eval); // (x − 1)/2 with the running statistics
@@ -163,11 +163,11 @@ impl<const C: usize, const SPATIAL: bool> BatchNorm<C, SPATIAL> {
         let planes = |c| channel_planes(batch, C, inner, c);
         if mode == Mode::Eval {
             for c in 0..C {
-                let inv_std = 1.0 / (self.running_var.value[c] + self.eps).sqrt();
+                let inv_std = 1.0 / (self.running_var.value()[c] + self.eps).sqrt();
                 let (mean, w, b) = (
-                    self.running_mean.value[c],
-                    self.weight.value[c],
-                    self.bias.value[c],
+                    self.running_mean.value()[c],
+                    self.weight.value()[c],
+                    self.bias.value()[c],
                 );
                 for p in planes(c) {
                     for (o, &v) in y[p.clone()].iter_mut().zip(&x[p]) {
@@ -193,7 +193,7 @@ impl<const C: usize, const SPATIAL: bool> BatchNorm<C, SPATIAL> {
             let var = sq / m;
             let inv_std = 1.0 / (var + self.eps as f64).sqrt();
             self.inv_std[c] = inv_std as f32;
-            let (w, b) = (self.weight.value[c], self.bias.value[c]);
+            let (w, b) = (self.weight.value()[c], self.bias.value()[c]);
             for p in planes(c) {
                 let values = self.xhat[p.clone()].iter_mut().zip(&mut y[p.clone()]);
                 for ((h, o), &v) in values.zip(&x[p]) {
@@ -202,14 +202,14 @@ impl<const C: usize, const SPATIAL: bool> BatchNorm<C, SPATIAL> {
                 }
             }
             let mom = self.momentum;
-            let rm = &mut self.running_mean.value[c];
+            let rm = &mut self.running_mean.value_mut()[c];
             *rm = (1.0 - mom) * *rm + mom * mean as f32;
             if m > 1.0 {
-                let rv = &mut self.running_var.value[c];
+                let rv = &mut self.running_var.value_mut()[c];
                 *rv = (1.0 - mom) * *rv + mom * (sq / (m - 1.0)) as f32;
             }
         }
-        self.num_batches_tracked.value[0] += 1.0;
+        self.num_batches_tracked.value_mut()[0] += 1.0;
     }
 
     /// Backward over a batch laid out `[batch, C, inner]`; see [`BatchNorm`] for the formulas.
@@ -233,8 +233,8 @@ impl<const C: usize, const SPATIAL: bool> BatchNorm<C, SPATIAL> {
             let (inv_std, mean) = if self.last_train {
                 (self.inv_std[c], 0.0)
             } else {
-                let inv_std = 1.0 / (self.running_var.value[c] + self.eps).sqrt();
-                (inv_std, self.running_mean.value[c])
+                let inv_std = 1.0 / (self.running_var.value()[c] + self.eps).sqrt();
+                (inv_std, self.running_mean.value()[c])
             };
             let xhat = |i: usize| {
                 if self.last_train {
@@ -253,7 +253,7 @@ impl<const C: usize, const SPATIAL: bool> BatchNorm<C, SPATIAL> {
             let Some(dx) = dx.as_deref_mut() else {
                 continue;
             };
-            let scale = self.weight.value[c] * inv_std;
+            let scale = self.weight.value()[c] * inv_std;
             if self.last_train {
                 let (mean_dy, mean_dy_xhat) = (sum_dy as f32 / m, sum_dy_xhat as f32 / m);
                 for i in planes(c).flatten() {
@@ -353,10 +353,10 @@ mod tests {
 
     /// Non-trivial weight and bias, so gradient checks see them.
     fn randomise<const C: usize, const S: bool>(bn: &mut BatchNorm<C, S>, r: &mut impl Rng) {
-        for w in &mut bn.weight.value {
+        for w in bn.weight.value_mut() {
             *w = r.random_range(0.5..1.5);
         }
-        for b in &mut bn.bias.value {
+        for b in bn.bias.value_mut() {
             *b = r.random_range(-0.5..0.5);
         }
     }
@@ -364,8 +364,8 @@ mod tests {
     #[test]
     fn training_forward_normalises_and_updates_running_statistics() {
         let mut bn = BatchNorm1d::<1>::new();
-        bn.weight.value[0] = 2.0;
-        bn.bias.value[0] = 0.5;
+        bn.weight.value_mut()[0] = 2.0;
+        bn.bias.value_mut()[0] = 0.5;
         let x = Act::<Flat<1>>::from_vec(vec![1.0, 2.0, 3.0]).unwrap();
         let mut y = Act::default();
         bn.forward(&x, &mut y, Mode::Train);
@@ -375,14 +375,14 @@ mod tests {
         for (g, w) in y.as_slice().iter().zip(want) {
             assert!((g - w).abs() < 1e-5, "{g} vs {w}");
         }
-        assert!((bn.running_mean.value[0] - 0.2).abs() < 1e-7);
+        assert!((bn.running_mean.value()[0] - 0.2).abs() < 1e-7);
         // Unbiased variance 1: 0.9·1 + 0.1·1.
-        assert!((bn.running_var.value[0] - 1.0).abs() < 1e-6);
-        assert_eq!(bn.num_batches_tracked.value, [1.0]);
+        assert!((bn.running_var.value()[0] - 1.0).abs() < 1e-6);
+        assert_eq!(bn.num_batches_tracked.value(), [1.0]);
         bn.forward(&x, &mut y, Mode::Train);
-        assert_eq!(bn.num_batches_tracked.value, [2.0]);
+        assert_eq!(bn.num_batches_tracked.value(), [2.0]);
         bn.forward(&x, &mut y, Mode::Eval);
-        assert_eq!(bn.num_batches_tracked.value, [2.0]);
+        assert_eq!(bn.num_batches_tracked.value(), [2.0]);
     }
 
     #[test]
@@ -410,19 +410,19 @@ mod tests {
             "{mean} {var}"
         );
         assert!(channel(1).iter().all(|v| v.abs() < 1e-6));
-        assert!((bn.running_mean.value[0] - 0.35).abs() < 1e-6);
-        assert!((bn.running_mean.value[1] - 0.7).abs() < 1e-6);
+        assert!((bn.running_mean.value()[0] - 0.35).abs() < 1e-6);
+        assert!((bn.running_mean.value()[1] - 0.7).abs() < 1e-6);
         // Channel 1 has zero variance: running variance decays toward it.
-        assert!((bn.running_var.value[1] - 0.9).abs() < 1e-6);
+        assert!((bn.running_var.value()[1] - 0.9).abs() < 1e-6);
     }
 
     #[test]
     fn eval_uses_the_running_statistics() {
         let mut bn = BatchNorm1d::<2>::new();
-        bn.running_mean.value.copy_from_slice(&[1.0, -1.0]);
-        bn.running_var.value.copy_from_slice(&[4.0, 0.25]);
-        bn.weight.value.copy_from_slice(&[1.0, 3.0]);
-        bn.bias.value.copy_from_slice(&[0.0, 1.0]);
+        bn.running_mean.value_mut().copy_from_slice(&[1.0, -1.0]);
+        bn.running_var.value_mut().copy_from_slice(&[4.0, 0.25]);
+        bn.weight.value_mut().copy_from_slice(&[1.0, 3.0]);
+        bn.bias.value_mut().copy_from_slice(&[0.0, 1.0]);
         let x = Act::<Flat<2>>::from_vec(vec![5.0, 0.0]).unwrap();
         let mut y = Act::default();
         bn.forward(&x, &mut y, Mode::Eval);
@@ -433,7 +433,7 @@ mod tests {
         for (g, w) in y.as_slice().iter().zip(want) {
             assert!((g - w).abs() < 1e-5, "{g} vs {w}");
         }
-        assert_eq!(bn.running_mean.value, [1.0, -1.0]);
+        assert_eq!(bn.running_mean.value(), [1.0, -1.0]);
     }
 
     #[test]
@@ -452,8 +452,8 @@ mod tests {
         let mut r = rng(13);
         let mut bn = BatchNorm2d::<2>::new();
         randomise(&mut bn, &mut r);
-        bn.running_mean.value.copy_from_slice(&[0.3, -0.2]);
-        bn.running_var.value.copy_from_slice(&[0.5, 2.0]);
+        bn.running_mean.value_mut().copy_from_slice(&[0.3, -0.2]);
+        bn.running_var.value_mut().copy_from_slice(&[0.5, 2.0]);
         let x =
             Act::<Chw<2, 1, 3>>::from_vec((0..12).map(|i| i as f32 / 6.0 - 1.0).collect()).unwrap();
         check_layer_gradients_at(&mut bn, &x, Mode::Eval, &mut r);

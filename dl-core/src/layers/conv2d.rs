@@ -50,8 +50,8 @@ use std::fmt;
 /// use rand::SeedableRng;
 /// // One 3×3 input channel, a 2×2 kernel summing the diagonal, bias 0.5.
 /// let mut conv = Conv2d::<1, 1, 2>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-/// conv.weight.value.copy_from_slice(&[1.0, 0.0, 0.0, 1.0]);
-/// conv.bias.value[0] = 0.5;
+/// conv.weight.value_mut().copy_from_slice(&[1.0, 0.0, 0.0, 1.0]);
+/// conv.bias.value_mut()[0] = 0.5;
 /// let x = Act::<Chw<1, 3, 3>>::from_vec((1..=9).map(|v| v as f32).collect()).unwrap();
 /// let mut y = Act::<Chw<1, 2, 2>>::default();
 /// conv.forward(&x, &mut y, Mode::Eval);
@@ -90,6 +90,11 @@ pub struct Conv2d<
     /// Forward: the output before the bias, `[OUT_C, N·OH·OW]`. Backward: the zero-padded
     /// input, as `col` in the forward pass.
     out: Vec<f32>,
+    /// The Winograd transforms of `weight` ([`winograd::transform_filters`]), kept between
+    /// forward passes while the weights stay the same (an evaluation loop transforms them once).
+    filters: Vec<f32>,
+    /// The [`Param::version`] of `weight` that `filters` belongs to (0: none, versions start at 1).
+    filters_version: u64,
 }
 
 impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
@@ -138,6 +143,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
             bias: Param::trainable(&[OUT_C], b),
             col: Vec::new(),
             out: Vec::new(),
+            filters: Vec::new(),
+            filters_version: 0,
         }
     }
 
@@ -156,7 +163,7 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         gemm_im2col(
             OUT_C,
             1.0,
-            &self.weight.value,
+            self.weight.value(),
             rows,
             &cols,
             0.0,
@@ -168,7 +175,7 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
             for ((dst, src), b) in ys
                 .chunks_exact_mut(p)
                 .zip(self.out.chunks_exact(np))
-                .zip(&self.bias.value)
+                .zip(self.bias.value())
             {
                 for (d, s) in dst.iter_mut().zip(&src[i * p..(i + 1) * p]) {
                     *d = s + b;
@@ -187,13 +194,19 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         Self::WINOGRAD && g.pixels() >= WINOGRAD_MIN_PIXELS
     }
 
-    /// The forward pass of the batch `x` into `y` through [`winograd::forward`].
+    /// The forward pass of the batch `x` into `y` through [`winograd::forward`], with the filter
+    /// transforms of the last call when the weights have not changed since.
     fn forward_winograd(&mut self, g: &ConvGeom, n: usize, x: &[f32], y: &mut [f32]) {
         let (cl, ol) = winograd::workspace(g, OUT_C, n);
         grow(&mut self.col, cl);
         grow(&mut self.out, ol);
-        let (w, b) = (&self.weight.value, &self.bias.value);
-        winograd::forward(g, OUT_C, n, x, w, b, y, &mut self.col, &mut self.out);
+        if self.filters_version != self.weight.version() {
+            grow(&mut self.filters, winograd::filters_len(IN_C, OUT_C));
+            winograd::transform_filters(IN_C, OUT_C, self.weight.value(), &mut self.filters);
+            self.filters_version = self.weight.version();
+        }
+        let (u, b) = (&self.filters, self.bias.value());
+        winograd::forward(g, OUT_C, n, x, u, b, y, &mut self.col, &mut self.out);
     }
 
     /// The geometry of the input gradient as a convolution, when it runs as Winograd: for a
@@ -216,17 +229,19 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     }
 
     /// `dX` of `n` samples through [`winograd::forward`] on the adjoint geometry `gt` (see
-    /// [`Conv2d::winograd_adjoint`]): the turned filters `W'[c, o, u, v] = W[o, c, 2 − u, 2 − v]`
-    /// and a zero bias go after the workspace in `col` (the column matrix, used up by then).
+    /// [`Conv2d::winograd_adjoint`]): the turned filters `W'[c, o, u, v] = W[o, c, 2 − u, 2 − v]`,
+    /// a zero bias and the transforms of the turned filters go after the workspace in `col` (the
+    /// column matrix, used up by then).
     fn input_grad_winograd(&mut self, gt: &ConvGeom, n: usize, dy: &[f32], dx: &mut [f32]) {
         let (cl, ol) = winograd::workspace(gt, IN_C, n);
-        let fl = IN_C * OUT_C * 9;
-        grow(&mut self.col, cl + fl + IN_C);
+        let (fl, ul) = (IN_C * OUT_C * 9, winograd::filters_len(OUT_C, IN_C));
+        grow(&mut self.col, cl + fl + IN_C + ul);
         grow(&mut self.out, ol);
         let (ws, rest) = self.col.split_at_mut(cl);
-        let (turned, zero) = rest[..fl + IN_C].split_at_mut(fl);
+        let (turned, rest) = rest.split_at_mut(fl);
+        let (zero, u) = rest.split_at_mut(IN_C);
         zero.fill(0.0);
-        for (o, wo) in self.weight.value.chunks_exact(IN_C * 9).enumerate() {
+        for (o, wo) in self.weight.value().chunks_exact(IN_C * 9).enumerate() {
             for (c, f) in wo.chunks_exact(9).enumerate() {
                 let dst = &mut turned[(c * OUT_C + o) * 9..][..9];
                 for (d, &v) in dst.iter_mut().zip(f.iter().rev()) {
@@ -234,7 +249,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
                 }
             }
         }
-        winograd::forward(gt, IN_C, n, dy, turned, zero, dx, ws, &mut self.out);
+        winograd::transform_filters(OUT_C, IN_C, turned, u);
+        winograd::forward(gt, IN_C, n, dy, u, zero, dx, ws, &mut self.out);
     }
 
     /// The backward pass of a [`Conv2d::DIRECT`] layer over [`BATCH_PARTS`] fixed parts of the
@@ -267,7 +283,7 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         add_partials(&mut self.weight.grad, &mut self.bias.grad, &self.out, used);
         if let Some(dx) = dx {
             dx.set_batch(n);
-            let w = &self.weight.value;
+            let w = self.weight.value();
             let parts = dy
                 .chunks(chunk * os)
                 .zip(dx.as_mut_slice().chunks_mut(chunk * is))
@@ -436,7 +452,7 @@ impl<
         if Self::DIRECT_FORWARD {
             let sl = conv_direct::scratch_len(&g);
             grow(&mut self.col, BATCH_PARTS * sl);
-            let (w, b) = (&self.weight.value, &self.bias.value);
+            let (w, b) = (self.weight.value(), self.bias.value());
             let (xs, ys) = (x.as_slice(), y.as_mut_slice());
             let (is, os) = (g.input_size(), OUT_C * g.pixels());
             let chunk = n.div_ceil(BATCH_PARTS);
@@ -516,7 +532,8 @@ impl<
         );
         let (works, partials) = self.col.split_at_mut(BATCH_PARTS * work);
         let cols = BatchColumns::new(&g, x.as_slice(), &mut self.out);
-        let grads = part_grads(&mut self.weight.grad, &mut self.bias.grad, partials);
+        let (dw, w) = self.weight.grad_and_value();
+        let grads = part_grads(dw, &mut self.bias.grad, partials);
         let (is, os) = (g.input_size(), OUT_C * p);
         // The parts of dX when it goes through col2im (None for every part otherwise).
         let mut scatter = match (&winograd_dx, dx.as_deref_mut()) {
@@ -531,7 +548,6 @@ impl<
             .zip(works.chunks_exact_mut(work))
             .zip(grads)
             .zip(dx_parts);
-        let w = &self.weight.value;
         run_batch_parts(parts, &|((((q, ds), work), (dw, db)), mut dxs)| {
             let mut sums = [0f64; OUT_C];
             for (c, dyc) in ds.chunks(chunk * os).enumerate() {
@@ -635,7 +651,7 @@ mod tests {
     ) -> Vec<f32> {
         let g = Conv2d::<IC, OC, K, S, P>::geom(h, w);
         let n = x.len() / g.input_size();
-        let (wt, b) = (&conv.weight.value, &conv.bias.value);
+        let (wt, b) = (conv.weight.value(), conv.bias.value());
         let y = crate::testing::conv2d_reference(&g, OC, n, x, wt, b);
         y.into_iter().map(|v| v as f32).collect()
     }
@@ -657,15 +673,26 @@ mod tests {
             .map(|_| r.random_range(-1.0..1.0))
             .collect();
         let x = Act::<Chw<IC, H, W>>::from_vec(data).unwrap();
-        let want = reference(&conv, x.as_slice(), (H, W));
-        // Both modes: between 9 and 16 output channels they take different routes.
-        for mode in [Mode::Eval, Mode::Train] {
+        let check = |conv: &mut Conv2d<IC, OC, K, S, P>, mode: Mode| {
+            let want = reference(conv, x.as_slice(), (H, W));
             let mut y = Act::<Chw<OC, OH, OW>>::default();
             conv.forward(&x, &mut y, mode);
             assert_eq!(y.as_slice().len(), want.len());
             for (a, b) in y.as_slice().iter().zip(&want) {
                 assert!((a - b).abs() < 1e-5, "{mode:?}: {a} vs {b}");
             }
+        };
+        // Both modes: between 9 and 16 output channels they take different routes.
+        for mode in [Mode::Eval, Mode::Train, Mode::Eval] {
+            check(&mut conv, mode);
+        }
+        // New weights, written by a user or by an optimizer: the next pass uses them (the
+        // Winograd layers keep their filter transforms between passes).
+        let by_user = |p: &mut Param| p.value_mut().iter_mut().for_each(|v| *v = -*v);
+        let by_optimizer = |p: &mut Param| p.value_and_grad().0.reverse();
+        for change in [by_user, by_optimizer] {
+            change(&mut conv.weight);
+            check(&mut conv, Mode::Eval);
         }
     }
 
@@ -674,8 +701,8 @@ mod tests {
         // 1×2×2 input [1 2; 3 4], padding 1, 2×2 kernel of ones: every 2×2 window of the padded
         // 4×4 input, i.e. the 3×3 sums [1 3 2; 4 10 6; 3 7 4], plus bias -1.
         let mut conv = Conv2d::<1, 1, 2, 1, 1>::new(&mut rng(0));
-        conv.weight.value.fill(1.0);
-        conv.bias.value[0] = -1.0;
+        conv.weight.value_mut().fill(1.0);
+        conv.bias.value_mut()[0] = -1.0;
         let x = Act::<Chw<1, 2, 2>>::from_vec(vec![1.0, 2.0, 3.0, 4.0]).unwrap();
         let mut y = Act::<Chw<1, 3, 3>>::default();
         conv.forward(&x, &mut y, Mode::Eval);
@@ -686,8 +713,10 @@ mod tests {
     fn forward_sums_over_channels_and_keeps_samples_apart() {
         // Two samples, two input channels, two output channels with 1×1 kernels.
         let mut conv = Conv2d::<2, 2, 1>::new(&mut rng(0));
-        conv.weight.value.copy_from_slice(&[1.0, 10.0, -1.0, 0.0]);
-        conv.bias.value.copy_from_slice(&[0.0, 100.0]);
+        conv.weight
+            .value_mut()
+            .copy_from_slice(&[1.0, 10.0, -1.0, 0.0]);
+        conv.bias.value_mut().copy_from_slice(&[0.0, 100.0]);
         let x =
             Act::<Chw<2, 1, 2>>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]).unwrap();
         let mut y = Act::<Chw<2, 1, 2>>::default();
@@ -773,7 +802,7 @@ mod tests {
                         if ry >= 0 && rx >= 0 && ry < H as isize && rx < W as isize {
                             let at = ((s * IC + c) * H + ry as usize) * W + rx as usize;
                             let wi = ((o * IC + c) * K + u) * K + v;
-                            want_dx[at] += d * conv.weight.value[wi] as f64;
+                            want_dx[at] += d * conv.weight.value()[wi] as f64;
                             want_dw[wi] += d * x.as_slice()[at] as f64;
                         }
                     }
@@ -941,10 +970,10 @@ mod tests {
     fn default_init_is_bounded_by_one_over_root_fan_in() {
         let conv = Conv2d::<4, 8, 3>::new(&mut rng(9));
         let bound = 1.0 / ((4 * 9) as f32).sqrt();
-        for v in conv.weight.value.iter().chain(&conv.bias.value) {
+        for v in conv.weight.value().iter().chain(conv.bias.value()) {
             assert!(v.abs() <= bound);
         }
-        assert!(conv.weight.value.iter().any(|v| v.abs() > 0.9 * bound));
+        assert!(conv.weight.value().iter().any(|v| v.abs() > 0.9 * bound));
     }
 
     #[test]

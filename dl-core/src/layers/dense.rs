@@ -19,8 +19,8 @@ use rand::Rng;
 /// use dl_core::{Act, Dense, Flat, Layer, Mode};
 /// use rand::SeedableRng;
 /// let mut d = Dense::<2, 1>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-/// d.weight.value.copy_from_slice(&[2.0, -1.0]);
-/// d.bias.value[0] = 0.5;
+/// d.weight.value_mut().copy_from_slice(&[2.0, -1.0]);
+/// d.bias.value_mut()[0] = 0.5;
 /// let x = Act::<Flat<2>>::from_vec(vec![1.0, 3.0]).unwrap();
 /// let mut y = Act::<Flat<1>>::default();
 /// d.forward(&x, &mut y, Mode::Eval);
@@ -73,7 +73,7 @@ impl<const IN: usize, const OUT: usize> Layer<Flat<IN>, Flat<OUT>> for Dense<IN,
         y.set_batch(n);
         let out = y.as_mut_slice();
         for row in out.chunks_exact_mut(OUT) {
-            row.copy_from_slice(&self.bias.value);
+            row.copy_from_slice(self.bias.value());
         }
         gemm(
             Trans::N,
@@ -84,7 +84,7 @@ impl<const IN: usize, const OUT: usize> Layer<Flat<IN>, Flat<OUT>> for Dense<IN,
             1.0,
             x.as_slice(),
             IN,
-            &self.weight.value,
+            self.weight.value(),
             IN,
             1.0,
             out,
@@ -133,7 +133,7 @@ impl<const IN: usize, const OUT: usize> Layer<Flat<IN>, Flat<OUT>> for Dense<IN,
                 1.0,
                 dy.as_slice(),
                 OUT,
-                &self.weight.value,
+                self.weight.value(),
                 IN,
                 0.0,
                 dx.as_mut_slice(),
@@ -153,9 +153,9 @@ mod tests {
     fn forward_matches_a_hand_computed_product() {
         let mut d = Dense::<3, 2>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
         d.weight
-            .value
+            .value_mut()
             .copy_from_slice(&[1.0, 2.0, 3.0, -1.0, 0.0, 1.0]);
-        d.bias.value.copy_from_slice(&[0.5, -0.5]);
+        d.bias.value_mut().copy_from_slice(&[0.5, -0.5]);
         let x = Act::<Flat<3>>::from_vec(vec![1.0, 1.0, 1.0, 2.0, 0.0, -1.0]).unwrap();
         let mut y = Act::default();
         d.forward(&x, &mut y, Mode::Eval);

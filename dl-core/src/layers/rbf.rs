@@ -92,7 +92,7 @@ impl<const IN: usize, const N: usize> Rbf<IN, N> {
 
     /// `‖x − c_j‖²`, summed in order.
     fn squared_distance(&self, x: &[f32], j: usize) -> f32 {
-        let c = &self.centres.value[j * IN..(j + 1) * IN];
+        let c = &self.centres.value()[j * IN..(j + 1) * IN];
         x.iter().zip(c).map(|(a, b)| (a - b) * (a - b)).sum()
     }
 }
@@ -118,7 +118,7 @@ impl<const IN: usize, const N: usize> Layer<Flat<IN>, Flat<N>> for Rbf<IN, N> {
             .zip(y.as_mut_slice().chunks_exact_mut(N))
         {
             for (j, out) in yn.iter_mut().enumerate() {
-                *out = (-self.gamma.value[j] * self.squared_distance(xn, j)).exp();
+                *out = (-self.gamma.value()[j] * self.squared_distance(xn, j)).exp();
             }
         }
     }
@@ -144,7 +144,7 @@ impl<const IN: usize, const N: usize> Layer<Flat<IN>, Flat<N>> for Rbf<IN, N> {
         for (n, ((xn, yn), dyn_)) in rows.zip(dy.as_slice().chunks_exact(N)).enumerate() {
             for j in 0..N {
                 let e = dyn_[j] * yn[j];
-                self.scratch[n * N + j] = e * self.gamma.value[j];
+                self.scratch[n * N + j] = e * self.gamma.value()[j];
                 self.gamma.grad[j] -= e * self.squared_distance(xn, j);
             }
         }
@@ -167,8 +167,9 @@ impl<const IN: usize, const N: usize> Layer<Flat<IN>, Flat<N>> for Rbf<IN, N> {
         );
         for j in 0..N {
             let col: f32 = a.iter().skip(j).step_by(N).sum();
-            let c = &self.centres.value[j * IN..(j + 1) * IN];
-            for (g, cv) in self.centres.grad[j * IN..(j + 1) * IN].iter_mut().zip(c) {
+            let (grad, value) = self.centres.grad_and_value();
+            let c = &value[j * IN..(j + 1) * IN];
+            for (g, cv) in grad[j * IN..(j + 1) * IN].iter_mut().zip(c) {
                 *g -= 2.0 * col * cv;
             }
         }
@@ -184,7 +185,7 @@ impl<const IN: usize, const N: usize> Layer<Flat<IN>, Flat<N>> for Rbf<IN, N> {
                 2.0,
                 a,
                 N,
-                &self.centres.value,
+                self.centres.value(),
                 IN,
                 0.0,
                 dx.as_mut_slice(),
@@ -229,7 +230,7 @@ mod tests {
     fn gradients_match_finite_differences() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(14);
         let mut rbf = Rbf::<3, 4>::new(&mut rng);
-        for g in &mut rbf.gamma.value {
+        for g in rbf.gamma.value_mut() {
             *g = rng.random_range(0.3..2.0);
         }
         check_layer_gradients::<Flat<3>, Flat<4>, _>(&mut rbf, 5, &mut rng);
@@ -238,9 +239,9 @@ mod tests {
     #[test]
     fn new_draws_centres_in_the_unit_box_with_unit_widths() {
         let rbf = Rbf::<4, 50>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-        assert!(rbf.centres.value.iter().all(|c| c.abs() <= 1.0));
-        assert!(rbf.centres.value.iter().any(|c| c.abs() > 0.9));
-        assert!(rbf.gamma.value.iter().all(|&g| g == 1.0));
+        assert!(rbf.centres.value().iter().all(|c| c.abs() <= 1.0));
+        assert!(rbf.centres.value().iter().any(|c| c.abs() > 0.9));
+        assert!(rbf.gamma.value().iter().all(|&g| g == 1.0));
         assert_eq!(rbf.num_params(), 250);
         assert_eq!(Rbf::<4, 50>::PARAMS, 250);
     }

@@ -20,8 +20,8 @@ use crate::param::{Param, ParamName, Parameters};
 /// use dl_core::{Dense, Parameters, Penalty};
 /// use rand::SeedableRng;
 /// let mut d = Dense::<2, 1>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-/// d.weight.value.copy_from_slice(&[3.0, -4.0]);
-/// d.bias.value[0] = 100.0; // not a weight: not penalised
+/// d.weight.value_mut().copy_from_slice(&[3.0, -4.0]);
+/// d.bias.value_mut()[0] = 100.0; // not a weight: not penalised
 /// let p = Penalty { l1: 0.5, l2: 0.25 };
 /// assert_eq!(p.value(&d), 0.5 * 7.0 + 0.25 * 25.0);
 /// d.weight.grad.fill(0.0);
@@ -60,7 +60,7 @@ impl Penalty {
         let (mut abs, mut sq) = (0.0f64, 0.0f64);
         params.visit(&mut |name, p| {
             if is_weight(name, p) {
-                for &w in &p.value {
+                for &w in p.value() {
                     abs += f64::from(w.abs());
                     sq += f64::from(w) * f64::from(w);
                 }
@@ -75,7 +75,8 @@ impl Penalty {
         let (l1, l2x2) = (self.l1, 2.0 * self.l2);
         params.visit_mut(&mut |name, p| {
             if is_weight(name, p) {
-                for (g, &w) in p.grad.iter_mut().zip(&p.value) {
+                let (grad, value) = p.grad_and_value();
+                for (g, &w) in grad.iter_mut().zip(value) {
                     let sign = if w > 0.0 {
                         1.0
                     } else if w < 0.0 {
@@ -100,7 +101,9 @@ mod tests {
     fn covers_conv_kernels_but_not_batch_norm_scales() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
         let mut conv = Conv2d::<1, 2, 2>::new(&mut rng);
-        conv.weight.value = vec![0.5, -0.5, 1.0, 0.0, 2.0, -1.0, 0.25, 0.0];
+        conv.weight
+            .value_mut()
+            .copy_from_slice(&[0.5, -0.5, 1.0, 0.0, 2.0, -1.0, 0.25, 0.0]);
         let p = Penalty { l1: 1.0, l2: 0.5 };
         // Σ|w| = 5.25, Σw² = 6.5625.
         assert_eq!(p.value(&conv), 5.25 + 0.5 * 6.5625);
@@ -124,19 +127,22 @@ mod tests {
     fn gradient_matches_finite_differences() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let mut dense = crate::layers::Dense::<3, 2>::new(&mut rng);
-        dense.weight.value = vec![0.7, -1.3, 0.4, -0.2, 2.1, -0.9];
+        dense
+            .weight
+            .value_mut()
+            .copy_from_slice(&[0.7, -1.3, 0.4, -0.2, 2.1, -0.9]);
         let p = Penalty { l1: 0.3, l2: 0.8 };
         dense.weight.grad.fill(0.0);
         p.add_grad(&mut dense);
         let analytic = dense.weight.grad.clone();
         let h = 1e-2f32;
         for (i, &g) in analytic.iter().enumerate() {
-            let w = dense.weight.value[i];
-            dense.weight.value[i] = w + h;
+            let w = dense.weight.value()[i];
+            dense.weight.value_mut()[i] = w + h;
             let up = f64::from(p.value(&dense));
-            dense.weight.value[i] = w - h;
+            dense.weight.value_mut()[i] = w - h;
             let down = f64::from(p.value(&dense));
-            dense.weight.value[i] = w;
+            dense.weight.value_mut()[i] = w;
             let numeric = (up - down) / (2.0 * f64::from(h));
             assert!(
                 (numeric - f64::from(g)).abs() <= 1e-3 * (1.0 + numeric.abs()),

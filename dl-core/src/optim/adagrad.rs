@@ -19,13 +19,13 @@ use crate::param::Parameters;
 /// use dl_core::{Adagrad, Dense, Optimizer};
 /// use rand::SeedableRng;
 /// let mut d = Dense::<1, 1>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-/// d.weight.value[0] = 1.0;
+/// d.weight.value_mut()[0] = 1.0;
 /// d.weight.grad[0] = 3.0;
 /// let mut opt = Adagrad::new(0.1);
 /// opt.step(&mut d); // s = 9: p = 1 − 0.1·3/3
-/// assert!((d.weight.value[0] - 0.9).abs() < 1e-6);
+/// assert!((d.weight.value()[0] - 0.9).abs() < 1e-6);
 /// opt.step(&mut d); // s = 18: p = 0.9 − 0.1·3/√18
-/// assert!((d.weight.value[0] - (0.9 - 0.3 / 18f32.sqrt())).abs() < 1e-6);
+/// assert!((d.weight.value()[0] - (0.9 - 0.3 / 18f32.sqrt())).abs() < 1e-6);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Adagrad {

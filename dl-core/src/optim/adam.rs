@@ -23,12 +23,12 @@ use crate::param::Parameters;
 /// use dl_core::{Adam, Dense, Optimizer};
 /// use rand::SeedableRng;
 /// let mut d = Dense::<1, 1>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-/// d.weight.value[0] = 1.0;
+/// d.weight.value_mut()[0] = 1.0;
 /// d.weight.grad[0] = 123.0;
 /// // The first Adam step moves each parameter by lr against the gradient's sign, whatever its size.
 /// let mut adam = Adam::new(0.01);
 /// adam.step(&mut d);
-/// assert!((d.weight.value[0] - 0.99).abs() < 1e-6);
+/// assert!((d.weight.value()[0] - 0.99).abs() < 1e-6);
 /// let err = Adam::new(0.01).betas(0.9, 1.0).validate().unwrap_err();
 /// assert_eq!(err.to_string(), "invalid `Adam` beta2: expected a value in [0, 1), found 1");
 /// ```

@@ -358,10 +358,10 @@ mod tests {
                 let joined: Vec<u32> = two
                     .0
                     .iter()
-                    .flat_map(|p| &p.value)
+                    .flat_map(|p| p.value())
                     .map(|v| v.to_bits())
                     .collect();
-                let bits: Vec<u32> = one.0[0].value.iter().map(|v| v.to_bits()).collect();
+                let bits: Vec<u32> = one.0[0].value().iter().map(|v| v.to_bits()).collect();
                 assert!(bits == joined, "{name}");
             }
         }
@@ -386,8 +386,8 @@ mod tests {
             db.bias.grad.clone_from(&da.bias.grad);
             a.step(&mut da);
             b.step(&mut db);
-            assert_eq!(da.weight.value, db.weight.value);
-            assert_eq!(da.bias.value, db.bias.value);
+            assert_eq!(da.weight.value(), db.weight.value());
+            assert_eq!(da.bias.value(), db.bias.value());
         }
     }
 
@@ -425,7 +425,7 @@ mod tests {
         let mut db = da.clone();
         a.step(&mut da);
         b.step(&mut db);
-        assert_ne!(da.weight.value, db.weight.value);
+        assert_ne!(da.weight.value(), db.weight.value());
     }
 
     #[test]
@@ -541,11 +541,11 @@ mod tests {
         let mut opt = Sgd::new(0.5).momentum(0.9);
         opt.step(&mut bn);
         opt.step(&mut bn);
-        assert_eq!(bn.weight.value, [1.0 - 0.5 - 0.95; 2]);
+        assert_eq!(bn.weight.value(), [1.0 - 0.5 - 0.95; 2]);
         bn.visit(&mut |name, p| {
             if !p.is_trainable() {
                 assert!(
-                    p.value.iter().all(|&v| v == 0.0 || v == 1.0),
+                    p.value().iter().all(|&v| v == 0.0 || v == 1.0),
                     "{name} changed"
                 );
             }
@@ -554,9 +554,9 @@ mod tests {
         let mut d = model(3);
         d.weight.grad.fill(1.0);
         d.bias.grad.fill(1.0);
-        let before = d.weight.value.clone();
+        let before = d.weight.value().to_vec();
         opt.step(&mut d);
-        for (a, b) in d.weight.value.iter().zip(&before) {
+        for (a, b) in d.weight.value().iter().zip(&before) {
             assert!((b - a - 0.5).abs() < 1e-6);
         }
     }

@@ -23,11 +23,11 @@ use crate::param::Parameters;
 /// use dl_core::{Dense, Optimizer, RmsProp};
 /// use rand::SeedableRng;
 /// let mut d = Dense::<1, 1>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-/// d.weight.value[0] = 1.0;
+/// d.weight.value_mut()[0] = 1.0;
 /// d.weight.grad[0] = 2.0;
 /// let mut opt = RmsProp::new(0.01);
 /// opt.step(&mut d); // v = 0.01·4: p = 1 − 0.01·2/0.2
-/// assert!((d.weight.value[0] - 0.9).abs() < 1e-5);
+/// assert!((d.weight.value()[0] - 0.9).abs() < 1e-5);
 /// let err = RmsProp::new(0.01).momentum(-0.5).validate().unwrap_err();
 /// assert_eq!(err.to_string(), "invalid `RmsProp` momentum: expected a value in [0, 1), found -0.5");
 /// ```

@@ -21,13 +21,13 @@ use crate::param::Parameters;
 /// use dl_core::{Dense, Optimizer, Sgd};
 /// use rand::SeedableRng;
 /// let mut d = Dense::<1, 1>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-/// d.weight.value[0] = 1.0;
+/// d.weight.value_mut()[0] = 1.0;
 /// d.weight.grad[0] = 0.5;
 /// let mut sgd = Sgd::new(0.1).momentum(0.9);
 /// sgd.validate().unwrap();
 /// sgd.step(&mut d); // b = 0.5
 /// sgd.step(&mut d); // b = 0.9·0.5 + 0.5
-/// assert!((d.weight.value[0] - (1.0 - 0.05 - 0.095)).abs() < 1e-6);
+/// assert!((d.weight.value()[0] - (1.0 - 0.05 - 0.095)).abs() < 1e-6);
 /// // Nesterov needs momentum:
 /// let err = Sgd::new(0.1).nesterov(true).validate().unwrap_err();
 /// assert_eq!(

@@ -285,15 +285,15 @@ impl EarlyStopping {
 /// Copies every parameter and buffer value of `model` into `buf` (sized by the first call).
 fn copy_weights(model: &dyn Parameters, buf: &mut Vec<f32>) {
     buf.clear();
-    model.visit(&mut |_, p| buf.extend_from_slice(&p.value));
+    model.visit(&mut |_, p| buf.extend_from_slice(p.value()));
 }
 
 /// Copies `buf` (from [`copy_weights`] on the same model) back into `model`.
 fn restore_weights(model: &mut dyn Parameters, buf: &[f32]) {
     let mut at = 0;
     model.visit_mut(&mut |_, p| {
-        let n = p.value.len();
-        p.value.copy_from_slice(&buf[at..at + n]);
+        let n = p.value().len();
+        p.value_mut().copy_from_slice(&buf[at..at + n]);
         at += n;
     });
 }
@@ -307,7 +307,7 @@ impl Callback for EarlyStopping {
         if self.restore {
             // The one allocation of the buffer: the model's size does not change.
             let mut total = 0;
-            ctl.model().visit(&mut |_, p| total += p.value.len());
+            ctl.model().visit(&mut |_, p| total += p.value().len());
             self.best_weights = Vec::with_capacity(total);
             copy_weights(ctl.model(), &mut self.best_weights);
         }

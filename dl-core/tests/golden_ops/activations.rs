@@ -75,8 +75,8 @@ where
             (bn.eps, bn.momentum)
         ));
     }
-    bn.weight.value.copy_from_slice(case.t("gamma"));
-    bn.bias.value.copy_from_slice(case.t("beta"));
+    bn.weight.value_mut().copy_from_slice(case.t("gamma"));
+    bn.bias.value_mut().copy_from_slice(case.t("beta"));
     let x = act::<S>(case, "x")?;
     let dy = act::<S>(case, "grad_y")?;
     let mut y = Act::default();
@@ -94,13 +94,13 @@ where
     check_close("grad_beta", &bn.bias.grad, case.t("grad_beta"), GOLDEN_RTOL)?;
     check_close(
         "running_mean",
-        &bn.running_mean.value,
+        bn.running_mean.value(),
         case.t("running_mean"),
         GOLDEN_RTOL,
     )?;
     check_close(
         "running_var",
-        &bn.running_var.value,
+        bn.running_var.value(),
         case.t("running_var"),
         GOLDEN_RTOL,
     )?;

@@ -115,8 +115,8 @@ fn conv<
     case: &GoldenCase,
 ) -> Result<(), String> {
     let mut layer = Conv2d::<IC, OC, K, S, P>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-    layer.weight.value.copy_from_slice(case.t("weight"));
-    layer.bias.value.copy_from_slice(case.t("bias"));
+    layer.weight.value_mut().copy_from_slice(case.t("weight"));
+    layer.bias.value_mut().copy_from_slice(case.t("bias"));
     let x = Act::<Chw<IC, H, W>>::from_slice(case.t("x")).map_err(|e| e.to_string())?;
     let dy = Act::<Chw<OC, OH, OW>>::from_slice(case.t("grad_y")).map_err(|e| e.to_string())?;
     let mut y = Act::default();
@@ -163,8 +163,8 @@ fn pool<
 
 fn dense<const I: usize, const O: usize>(case: &GoldenCase) -> Result<(), String> {
     let mut layer = Dense::<I, O>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-    layer.weight.value.copy_from_slice(case.t("weight"));
-    layer.bias.value.copy_from_slice(case.t("bias"));
+    layer.weight.value_mut().copy_from_slice(case.t("weight"));
+    layer.bias.value_mut().copy_from_slice(case.t("bias"));
     let x = Act::<Flat<I>>::from_slice(case.t("x")).map_err(|e| e.to_string())?;
     let dy = Act::<Flat<O>>::from_slice(case.t("grad_y")).map_err(|e| e.to_string())?;
     let mut y = Act::default();

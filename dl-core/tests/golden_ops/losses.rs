@@ -60,8 +60,8 @@ fn penalty(case: &GoldenCase) -> Result<(), String> {
         return Err(format!("no penalty instantiation for weight {shape:?}"));
     }
     let mut dense = Dense::<4, 3>::new(&mut rand::rngs::StdRng::seed_from_u64(0));
-    dense.weight.value.copy_from_slice(case.t("weight"));
-    dense.bias.value.fill(1.0);
+    dense.weight.value_mut().copy_from_slice(case.t("weight"));
+    dense.bias.value_mut().fill(1.0);
     let p = Penalty {
         l1: case.cfg_f64("l1") as f32,
         l2: case.cfg_f64("l2") as f32,

@@ -69,7 +69,7 @@ fn run<M: Model<Output = Flat<N>>, const N: usize>(case: &GoldenCase) -> Result<
         let key = format!("param.{name}");
         match case.tensors.get(&key) {
             Some(t) if t.shape == p.shape() => {
-                p.value.copy_from_slice(&t.data);
+                p.value_mut().copy_from_slice(&t.data);
                 loaded.push(key);
             }
             Some(t) => errors.push(format!(
@@ -107,12 +107,12 @@ fn run<M: Model<Output = Flat<N>>, const N: usize>(case: &GoldenCase) -> Result<
     let mut got: Vec<(String, Vec<f32>)> = Vec::new();
     model.visit(&mut |name, p| {
         let (key, values) = if p.is_trainable() {
-            (format!("grad.{name}"), &p.grad)
+            (format!("grad.{name}"), &p.grad[..])
         } else {
-            (format!("buffer_after.{name}"), &p.value)
+            (format!("buffer_after.{name}"), p.value())
         };
         if case.tensors.contains_key(&key) {
-            got.push((key, values.clone()));
+            got.push((key, values.to_vec()));
         }
     });
     for (key, values) in &got {

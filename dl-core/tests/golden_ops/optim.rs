@@ -156,7 +156,7 @@ pub fn check(case: &GoldenCase) -> Result<(), String> {
         opt.step(&mut model);
         check_close(
             &format!("param_after_step{k}"),
-            &model.0.value,
+            model.0.value(),
             &want.data,
             GOLDEN_RTOL,
         )?;

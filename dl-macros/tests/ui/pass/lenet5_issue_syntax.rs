@@ -54,10 +54,10 @@ fn main() {
 
     // `Default` is `new` with `StdRng::seed_from_u64(0)`: the same weights every time.
     let mut default_weights = Vec::new();
-    LeNet5::default().visit(&mut |_, p| default_weights.extend_from_slice(&p.value));
+    LeNet5::default().visit(&mut |_, p| default_weights.extend_from_slice(p.value()));
     let mut seeded_weights = Vec::new();
     LeNet5::new(&mut rand::rngs::StdRng::seed_from_u64(0))
-        .visit(&mut |_, p| seeded_weights.extend_from_slice(&p.value));
+        .visit(&mut |_, p| seeded_weights.extend_from_slice(p.value()));
     assert_eq!(default_weights, seeded_weights);
 
     let x = Act::<Chw<3, 32, 32>>::zeros(2);
