@@ -297,6 +297,128 @@ pub fn gemm_im2col(
     gemm_im2col_threaded(threads, m, alpha, a, lda, b, beta, c, ldc);
 }
 
+/// The plan [`gemm`] runs a product `A·B` of `m × n` with a row-major `B` on.
+fn packed_plan(m: usize, n: usize) -> Plan {
+    pick_tile(candidates(Kernel::best()).unwrap_or(&PORTABLE), m, n)
+}
+
+/// The panel height that [`gemm_packed_a`] needs `A` packed with for an `m × n` product on this
+/// CPU (the tile height [`gemm`] picks for it): packed panels kept between calls stay valid while
+/// it is the same.
+pub fn packed_a_rows(m: usize, n: usize) -> usize {
+    packed_plan(m, n).mr
+}
+
+/// The length of an `m × k` matrix packed in panels of `mr` rows: `⌈m/mr⌉·mr·k`.
+pub fn packed_a_len(m: usize, k: usize, mr: usize) -> usize {
+    m.div_ceil(mr) * mr * k
+}
+
+/// Packs the row-major `A` (`m × k`, row length `lda`) into `dst` in panels of `mr` rows over
+/// the whole depth, for [`gemm_packed_a`]: element `(i, p)` at `⌊i/mr⌋·mr·k + p·mr + i mod mr`,
+/// rows past `m` zero.
+///
+/// # Panics
+/// If `a` or `dst` is too short, or `mr` is 0.
+pub fn pack_a_panels(m: usize, k: usize, a: &[f32], lda: usize, mr: usize, dst: &mut [f32]) {
+    assert!(lda >= k.max(1), "gemm: leading dimension too small");
+    assert!(a.len() >= needed(m, k, lda), "gemm: A too short");
+    let a = Operand::new(a, (lda, 1));
+    for (q, panel) in dst[..packed_a_len(m, k, mr)]
+        .chunks_exact_mut(k * mr)
+        .enumerate()
+    {
+        pack_panel(panel, a, q * mr, 0, mr.min(m - q * mr), k, mr);
+    }
+}
+
+/// `C = alpha · A·B + beta · C` for a row-major `B` (`k × n`, row length `ldb`) and an `A`
+/// (`m × k`) packed by [`pack_a_panels`] in panels of [`packed_a_rows`]`(m, n)` rows: the same
+/// product as [`gemm`] on the unpacked `A`, bit for bit and with the same threads, without
+/// packing `A` again (a layer's weights packed once for many calls).
+///
+/// ```
+/// use dl_core::kernels::gemm::{gemm, gemm_packed_a, pack_a_panels, packed_a_len, packed_a_rows, Trans};
+/// let (m, n, k) = (5, 3, 4);
+/// let a: Vec<f32> = (0..m * k).map(|v| v as f32).collect();
+/// let b: Vec<f32> = (0..k * n).map(|v| 1.0 - v as f32).collect();
+/// let mr = packed_a_rows(m, n);
+/// let mut packed = vec![0.0; packed_a_len(m, k, mr)];
+/// pack_a_panels(m, k, &a, k, mr, &mut packed);
+/// let (mut c, mut want) = (vec![0.0; m * n], vec![0.0; m * n]);
+/// gemm_packed_a(m, n, k, 1.0, &packed, &b, n, 0.0, &mut c, n);
+/// gemm(Trans::N, Trans::N, m, n, k, 1.0, &a, k, &b, n, 0.0, &mut want, n);
+/// assert_eq!(c, want);
+/// ```
+///
+/// # Panics
+/// As [`gemm`], and if `a` is shorter than [`packed_a_len`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed_a(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let threads = threads_for(m, n, k);
+    gemm_packed_a_threaded(threads, m, n, k, alpha, a, b, ldb, beta, c, ldc);
+}
+
+/// [`gemm_packed_a`] split over `threads` threads, bit-identical at every count.
+#[allow(clippy::too_many_arguments)]
+fn gemm_packed_a_threaded(
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let plan = Plan {
+        a_packed: true,
+        ..packed_plan(m, n)
+    };
+    assert!(
+        ldb >= n.max(1) && ldc >= n.max(1),
+        "gemm: leading dimension too small"
+    );
+    assert!(
+        a.len() >= packed_a_len(m, k, plan.mr),
+        "gemm: packed A too short"
+    );
+    assert!(b.len() >= needed(k, n, ldb), "gemm: B too short");
+    assert!(c.len() >= needed(m, n, ldc), "gemm: C too short");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        scale(m, n, beta, c, ldc);
+        return;
+    }
+    run_blocks(
+        Path::Packed(plan),
+        threads,
+        (m, n, k),
+        alpha,
+        Operand::new(a, (k, plan.mr)),
+        Source::Matrix(Operand::new(b, (ldb, 1))),
+        beta,
+        c,
+        ldc,
+    );
+}
+
 /// [`gemm_im2col`] split over `threads` threads, bit-identical at every count.
 #[allow(clippy::too_many_arguments)]
 fn gemm_im2col_threaded(
@@ -1002,6 +1124,9 @@ fn aligned(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
 struct Plan {
     mr: usize,
     nr: usize,
+    /// Whether `A` comes packed by the caller ([`pack_a_panels`]): panel `q` over the whole
+    /// depth at `q·MR·k`, read in place through an operand with `rs = k`, `cs = MR`.
+    a_packed: bool,
     /// The micro-kernel on packed `A` panels.
     micro: Micro,
     /// The same on `A` rows read in place.
@@ -1018,6 +1143,7 @@ impl Plan {
         Plan {
             mr: c.mr,
             nr: c.nr,
+            a_packed: false,
             micro: c.packed,
             rows: c.rows,
             kc: KC,
@@ -1074,8 +1200,8 @@ impl Plan {
         // `Path::Transposed`) is read in place, its rows streamed once through the kernel,
         // instead of being copied into panels read once; only a last panel of fewer than MR
         // rows is packed (zero-padded).
-        let a_in_place = a.cs == 1 && n <= nr;
-        let a_pack = if a_in_place {
+        let a_in_place = !self.a_packed && a.cs == 1 && n <= nr;
+        let a_pack = if a_in_place || self.a_packed {
             aligned(&mut packs.a, mr * kc_max)
         } else {
             aligned(&mut packs.a, mc_max.min(m.div_ceil(mr) * mr) * kc_max)
@@ -1111,12 +1237,15 @@ impl Plan {
                 }
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);
-                    if !a_in_place {
+                    if !a_in_place && !self.a_packed {
                         pack_a(a_pack, a, ic, pc, mc, kc, mr);
                     }
                     for ir in (0..mc).step_by(mr) {
                         let rows = mr.min(mc - ir);
-                        let (micro, a_ptr, lda) = if !a_in_place {
+                        let (micro, a_ptr, lda) = if self.a_packed {
+                            let start = (ic + ir) * a.rs + pc * a.cs;
+                            (self.micro, a.data[start..start + kc * mr].as_ptr(), 0)
+                        } else if !a_in_place {
                             (self.micro, a_pack[ir * kc..].as_ptr(), 0)
                         } else if rows == mr {
                             let start = (ic + ir) * a.rs + pc;
@@ -1804,6 +1933,42 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn prepacked_a_gives_the_bits_of_gemm_at_one_and_two_threads() {
+        // A partial last panel, several depth blocks (k > KC), several column blocks, beta ≠ 0.
+        for (m, n, k) in [(5, 3, 4), (37, 70, 600), (100, 130, 50), (43, 1100, 513)] {
+            let a = values(m * k, 1);
+            let b = values(k * n, 2);
+            let c0 = values(m * n, 3);
+            let mr = packed_a_rows(m, n);
+            let mut packed = vec![f32::NAN; packed_a_len(m, k, mr)];
+            pack_a_panels(m, k, &a, k, mr, &mut packed);
+            for threads in [1, 2] {
+                let (mut c, mut want) = (c0.clone(), c0.clone());
+                gemm_packed_a_threaded(threads, m, n, k, 0.5, &packed, &b, n, 0.25, &mut c, n);
+                gemm_threaded(
+                    Kernel::best(),
+                    threads,
+                    Trans::N,
+                    Trans::N,
+                    m,
+                    n,
+                    k,
+                    0.5,
+                    &a,
+                    k,
+                    &b,
+                    n,
+                    0.25,
+                    &mut want,
+                    n,
+                );
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&c), bits(&want), "{m}×{n}×{k}, {threads} threads");
             }
         }
     }

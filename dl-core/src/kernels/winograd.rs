@@ -8,8 +8,9 @@
 //! matrix product `M_ξ [OC × T] = U_ξ [OC × C] · V_ξ [C × T]` over all `T` tiles of the batch, so
 //! the work is three cheap transforms and 16 GEMMs through [`gemm`]. A right or bottom tile that
 //! sticks out of an odd-sized output reads zeros and its extra outputs are dropped. The filter
-//! transform `U` ([`transform_filters`]) depends only on the weights, so a caller can keep it
-//! between calls of [`forward`] while the weights stay the same.
+//! transform `U` ([`transform_filters`]) is written straight into the panels in which the GEMM
+//! reads it ([`gemm_packed_a`]); it depends only on the weights and the panel height, so a caller
+//! can keep it between calls of [`forward`] while both stay the same.
 //!
 //! The result is the convolution up to rounding: the transforms add and subtract values before
 //! the products (a relative difference of about 1e-6 from the direct sum, tested against an f64
@@ -23,8 +24,9 @@
 //! let g = ConvGeom::new(1, 4, 4, 3, 1, Pad::Valid).unwrap();
 //! let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
 //! let (w, b) = ([1.0; 9], [0.5]);
-//! let mut u = vec![0.0; winograd::filters_len(1, 1)];
-//! winograd::transform_filters(1, 1, &w, &mut u);
+//! let mr = winograd::filter_rows(&g, 1, 1);
+//! let mut u = vec![0.0; winograd::filters_len(1, 1, mr)];
+//! winograd::transform_filters(1, 1, mr, &w, &mut u);
 //! let (cl, ol) = winograd::workspace(&g, 1, 1);
 //! let (mut col, mut out, mut y) = (vec![0.0; cl], vec![0.0; ol], [0.0; 4]);
 //! winograd::forward(&g, 1, 1, &x, &u, &b, &mut y, &mut col, &mut out);
@@ -32,7 +34,7 @@
 //! assert_eq!(y, [45.5, 54.5, 81.5, 90.5]);
 //! ```
 
-use super::gemm::{Trans, gemm};
+use super::gemm::{gemm_packed_a, packed_a_len, packed_a_rows};
 use super::im2col::ConvGeom;
 use super::{BATCH_PARTS, run_batch_parts};
 use std::ops::Range;
@@ -73,29 +75,39 @@ pub fn workspace(g: &ConvGeom, oc: usize, n: usize) -> (usize, usize) {
     )
 }
 
-/// The length of the transformed filters of `oc` output and `c` input channels (see
-/// [`transform_filters`]).
-pub fn filters_len(c: usize, oc: usize) -> usize {
-    XI * plane(c * oc)
+/// The panel height of the transformed filters that [`forward`] needs for `oc` output channels
+/// and `n` samples of `g` (the GEMM's tile height for its products, see [`packed_a_rows`]).
+pub fn filter_rows(g: &ConvGeom, oc: usize, n: usize) -> usize {
+    let (th, tw) = tiles(g);
+    packed_a_rows(oc, n * th * tw)
+}
+
+/// The length of the transformed filters of `c` input and `oc` output channels in panels of
+/// `mr` rows (see [`transform_filters`]).
+pub fn filters_len(c: usize, oc: usize, mr: usize) -> usize {
+    XI * plane(packed_a_len(oc, c, mr))
 }
 
 /// `U`, the transforms of the 3 × 3 filters `w` `[oc, c, 3, 3]`, into `u` (at least
-/// [`filters_len`] long), for [`forward`]: in [`BATCH_PARTS`] parts (halves of the output
-/// channels) on the worker pool.
+/// [`filters_len`] long) for [`forward`]: 16 planes `U_ξ` `[oc, c]`, each packed in panels of
+/// `mr` rows as [`pack_a_panels`](super::gemm::pack_a_panels) lays them out; in
+/// [`BATCH_PARTS`] parts (halves of the panels) on the worker pool.
 ///
 /// # Panics
-/// If `w` or `u` is too short.
-pub fn transform_filters(c: usize, oc: usize, w: &[f32], u: &mut [f32]) {
+/// If `w` or `u` is too short, or `mr` is 0.
+pub fn transform_filters(c: usize, oc: usize, mr: usize, w: &[f32], u: &mut [f32]) {
     const { assert!(BATCH_PARTS == 2, "the transform splits in halves") };
-    let su = plane(c * oc);
+    let len = packed_a_len(oc, c, mr);
     assert!(
-        w.len() >= oc * c * 9 && u.len() >= XI * su,
+        w.len() >= oc * c * 9 && u.len() >= XI * plane(len),
         "winograd: filters too short"
     );
-    let os = halves(oc);
-    let us = split_planes(planes(u, su, oc * c), os[1].start * c);
-    let parts = os.into_iter().zip(us);
-    run_batch_parts(parts, &|(os, us)| transform_part(w, os, c, us));
+    let panels = halves(oc.div_ceil(mr));
+    let us = split_planes(planes(u, plane(len), len), panels[1].start * mr * c);
+    let parts = panels.into_iter().zip(us);
+    run_batch_parts(parts, &|(panels, us)| {
+        transform_panels(w, (oc, c, mr), panels, us)
+    });
 }
 
 /// The 16 planes of `len` values, `stride` apart, at the start of `buf`.
@@ -127,7 +139,7 @@ fn split_planes(ps: [&mut [f32]; XI], at: usize) -> [[&mut [f32]; XI]; 2] {
 
 /// `y = conv(x, w) + b` for `n` samples of a stride-1 3 × 3 geometry `g` with `oc` output
 /// channels: `x` `[n, C, H, W]`, `u` the filters `w` `[oc, C, 3, 3]` transformed by
-/// [`transform_filters`], `b` `[oc]`, `y` `[n, oc, OH, OW]`; `col` and `out` are workspaces of at
+/// [`transform_filters`] in panels of [`filter_rows`]`(g, oc, n)` rows, `b` `[oc]`, `y` `[n, oc, OH, OW]`; `col` and `out` are workspaces of at
 /// least the lengths given by [`workspace`]. The transforms run in [`BATCH_PARTS`] parts on the
 /// worker pool (input by channels, output by samples), the products through [`gemm`]'s own
 /// split; the result is the same at every thread count.
@@ -159,7 +171,8 @@ pub fn forward(
         col.len() >= cl && out.len() >= ol,
         "winograd: workspace too short"
     );
-    let (su, sv, sm) = (plane(c * oc), plane(c * t), plane(oc * t));
+    let su = plane(packed_a_len(oc, c, filter_rows(g, oc, n)));
+    let (sv, sm) = (plane(c * t), plane(oc * t));
     assert!(
         x.len() >= n * g.input_size()
             && u.len() >= XI * su
@@ -183,7 +196,7 @@ pub fn forward(
         .zip(m.chunks_exact_mut(sm))
     {
         // M_ξ = U_ξ · V_ξ.
-        gemm(Trans::N, Trans::N, oc, t, c, 1.0, u, c, v, t, 0.0, m, t);
+        gemm_packed_a(oc, t, c, 1.0, u, v, t, 0.0, m, t);
     }
     let m = &*m;
     // Output by halves of the batch.
@@ -196,34 +209,57 @@ pub fn forward(
     });
 }
 
-/// `U_ξ[o, c] = (G g_oc Gᵀ)_ξ` with `G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]`, for the output channels
-/// `os` (`us[ξ]` holds their rows `[os.len(), C]`): filter by filter, in the order they are
-/// stored.
-fn transform_part(w: &[f32], os: Range<usize>, c: usize, us: [&mut [f32]; XI]) {
-    let filters = w[os.start * c * 9..os.end * c * 9].chunks_exact(9);
-    for (f, g) in filters.enumerate() {
-        // G·g (4 × 3), column by column of g.
-        let mut gg = [[0.0f32; 3]; 4];
-        for j in 0..3 {
-            let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j]);
-            gg[0][j] = g0;
-            gg[1][j] = 0.5 * (g0 + g1 + g2);
-            gg[2][j] = 0.5 * (g0 - g1 + g2);
-            gg[3][j] = g2;
-        }
-        // (G·g)·Gᵀ (4 × 4).
-        for (i, r) in gg.iter().enumerate() {
-            let row = [
-                r[0],
-                0.5 * (r[0] + r[1] + r[2]),
-                0.5 * (r[0] - r[1] + r[2]),
-                r[2],
-            ];
-            for (j, &val) in row.iter().enumerate() {
-                us[4 * i + j][f] = val;
+/// The panels `panels` (of `mr` output channels each, out of `oc`, over `c` input channels) of
+/// every `U_ξ`, packed as [`transform_filters`] says (`us[ξ]` holds these panels, rows past `oc`
+/// zero): panel by panel, input channel by input channel, so that the writes are contiguous and
+/// the panel's `mr` filter rows are read in step.
+fn transform_panels(
+    w: &[f32],
+    (oc, c, mr): (usize, usize, usize),
+    panels: Range<usize>,
+    mut us: [&mut [f32]; XI],
+) {
+    for (q, panel) in panels.enumerate() {
+        for ci in 0..c {
+            let at = (q * c + ci) * mr;
+            for r in 0..mr {
+                let o = panel * mr + r;
+                let u = if o < oc {
+                    transform_filter(&w[(o * c + ci) * 9..][..9])
+                } else {
+                    [0.0; XI]
+                };
+                for (plane, val) in us.iter_mut().zip(u) {
+                    plane[at + r] = val;
+                }
             }
         }
     }
+}
+
+/// `G g Gᵀ` (4 × 4, row-major) for the 3 × 3 filter `g`, with
+/// `G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]`.
+fn transform_filter(g: &[f32]) -> [f32; XI] {
+    // G·g (4 × 3), column by column of g.
+    let mut gg = [[0.0f32; 3]; 4];
+    for j in 0..3 {
+        let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j]);
+        gg[0][j] = g0;
+        gg[1][j] = 0.5 * (g0 + g1 + g2);
+        gg[2][j] = 0.5 * (g0 - g1 + g2);
+        gg[3][j] = g2;
+    }
+    // (G·g)·Gᵀ.
+    let mut u = [0.0; XI];
+    for (ui, r) in u.chunks_exact_mut(4).zip(&gg) {
+        ui.copy_from_slice(&[
+            r[0],
+            0.5 * (r[0] + r[1] + r[2]),
+            0.5 * (r[0] - r[1] + r[2]),
+            r[2],
+        ]);
+    }
+    u
 }
 
 /// `V_ξ[c, t] = (Bᵀ d_ct B)_ξ` with `Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]` for the input
@@ -406,8 +442,9 @@ mod tests {
             let x = values(n * c * h * w, rng);
             let wt = values(oc * c * 9, rng);
             let b = values(oc, rng);
-            let mut u = vec![f32::NAN; filters_len(c, oc)];
-            transform_filters(c, oc, &wt, &mut u);
+            let mr = filter_rows(&g, oc, n);
+            let mut u = vec![f32::NAN; filters_len(c, oc, mr)];
+            transform_filters(c, oc, mr, &wt, &mut u);
             let (cl, ol) = workspace(&g, oc, n);
             let mut col = vec![f32::NAN; cl];
             let mut out = vec![f32::NAN; ol];

@@ -90,11 +90,13 @@ pub struct Conv2d<
     /// Forward: the output before the bias, `[OUT_C, N·OH·OW]`. Backward: the zero-padded
     /// input, as `col` in the forward pass.
     out: Vec<f32>,
-    /// The Winograd transforms of `weight` ([`winograd::transform_filters`]), kept between
-    /// forward passes while the weights stay the same (an evaluation loop transforms them once).
+    /// The Winograd transforms of `weight`, packed for the GEMM ([`winograd::transform_filters`]),
+    /// kept between forward passes while the weights and the panel height stay the same (an
+    /// evaluation loop transforms and packs them once).
     filters: Vec<f32>,
-    /// The [`Param::version`] of `weight` that `filters` belongs to (0: none, versions start at 1).
-    filters_version: u64,
+    /// What `filters` belongs to: the [`Param::version`] of `weight` (0: none, versions start
+    /// at 1) and the panel height.
+    filters_key: (u64, usize),
 }
 
 impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
@@ -144,7 +146,7 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
             col: Vec::new(),
             out: Vec::new(),
             filters: Vec::new(),
-            filters_version: 0,
+            filters_key: (0, 0),
         }
     }
 
@@ -200,10 +202,13 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         let (cl, ol) = winograd::workspace(g, OUT_C, n);
         grow(&mut self.col, cl);
         grow(&mut self.out, ol);
-        if self.filters_version != self.weight.version() {
-            grow(&mut self.filters, winograd::filters_len(IN_C, OUT_C));
-            winograd::transform_filters(IN_C, OUT_C, self.weight.value(), &mut self.filters);
-            self.filters_version = self.weight.version();
+        let mr = winograd::filter_rows(g, OUT_C, n);
+        let key = (self.weight.version(), mr);
+        if self.filters_key != key {
+            grow(&mut self.filters, winograd::filters_len(IN_C, OUT_C, mr));
+            let w = self.weight.value();
+            winograd::transform_filters(IN_C, OUT_C, mr, w, &mut self.filters);
+            self.filters_key = key;
         }
         let (u, b) = (&self.filters, self.bias.value());
         winograd::forward(g, OUT_C, n, x, u, b, y, &mut self.col, &mut self.out);
@@ -234,7 +239,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     /// column matrix, used up by then).
     fn input_grad_winograd(&mut self, gt: &ConvGeom, n: usize, dy: &[f32], dx: &mut [f32]) {
         let (cl, ol) = winograd::workspace(gt, IN_C, n);
-        let (fl, ul) = (IN_C * OUT_C * 9, winograd::filters_len(OUT_C, IN_C));
+        let mr = winograd::filter_rows(gt, IN_C, n);
+        let (fl, ul) = (IN_C * OUT_C * 9, winograd::filters_len(OUT_C, IN_C, mr));
         grow(&mut self.col, cl + fl + IN_C + ul);
         grow(&mut self.out, ol);
         let (ws, rest) = self.col.split_at_mut(cl);
@@ -249,7 +255,7 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
                 }
             }
         }
-        winograd::transform_filters(OUT_C, IN_C, turned, u);
+        winograd::transform_filters(OUT_C, IN_C, mr, turned, u);
         winograd::forward(gt, IN_C, n, dy, u, zero, dx, ws, &mut self.out);
     }
 
@@ -753,6 +759,26 @@ mod tests {
         matches_reference::<32, 33, 3, 1, PAD_SAME, 12, 9, 12, 9>();
         matches_reference::<32, 32, 3, 1, 1, 4, 4, 4, 4>();
         matches_reference::<32, 32, 3, 1, 0, 5, 7, 3, 5>();
+    }
+
+    #[test]
+    fn winograd_filters_kept_between_batches_of_other_sizes_are_repacked() {
+        // The packed filters' panel height follows the number of tiles: on AVX-512, 32 output
+        // channels of 4 × 4 maps take panels of 8 rows at a batch of 16 and of 16 at a batch of 1.
+        let mut r = rng(9);
+        let mut conv = Conv2d::<32, 32, 3, 1, 1>::new(&mut r);
+        for n in [16, 1, 16] {
+            let data: Vec<f32> = (0..n * 32 * 16)
+                .map(|_| r.random_range(-1.0..1.0))
+                .collect();
+            let x = Act::<Chw<32, 4, 4>>::from_vec(data).unwrap();
+            let want = reference(&conv, x.as_slice(), (4, 4));
+            let mut y = Act::<Chw<32, 4, 4>>::default();
+            conv.forward(&x, &mut y, Mode::Eval);
+            for (a, b) in y.as_slice().iter().zip(&want) {
+                assert!((a - b).abs() < 1e-5, "batch {n}: {a} vs {b}");
+            }
+        }
     }
 
     /// The three gradients of a random `dY` (`dX`, `dW` and the bias's) against their
