@@ -134,7 +134,7 @@ impl Param {
 
     /// The gradient, to write it, and the values: for a backward pass that reads the values
     /// while it fills the gradient (the version stays).
-    pub fn grad_and_value(&mut self) -> (&mut [f32], &[f32]) {
+    pub fn grad_mut_and_value(&mut self) -> (&mut [f32], &[f32]) {
         (&mut self.grad, &self.value)
     }
 

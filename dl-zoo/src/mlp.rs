@@ -227,7 +227,7 @@ impl SklearnSgd {
                 let decay = self.alpha / n;
                 model.visit_mut(&mut |name, p| {
                     if p.is_trainable() && name.name == "weight" {
-                        let (g, w) = p.grad_and_value();
+                        let (g, w) = p.grad_mut_and_value();
                         for (gi, wi) in g.iter_mut().zip(w) {
                             sum_w2 += wi * wi;
                             *gi += decay * wi;

@@ -334,8 +334,9 @@ pub fn pack_a_panels(m: usize, k: usize, a: &[f32], lda: usize, mr: usize, dst: 
 
 /// `C = alpha · A·B + beta · C` for a row-major `B` (`k × n`, row length `ldb`) and an `A`
 /// (`m × k`) packed by [`pack_a_panels`] in panels of [`packed_a_rows`]`(m, n)` rows: the same
-/// product as [`gemm`] on the unpacked `A`, bit for bit and with the same threads, without
-/// packing `A` again (a layer's weights packed once for many calls).
+/// product as [`gemm`] on the unpacked `A` (bit for bit and with the same threads when `n ≥ 2`;
+/// a single column may take `gemm`'s dot-product path), without packing `A` again (a layer's
+/// weights packed once for many calls).
 ///
 /// ```
 /// use dl_core::kernels::gemm::{gemm, gemm_packed_a, pack_a_panels, packed_a_len, packed_a_rows, Trans};

@@ -538,7 +538,7 @@ impl<
         );
         let (works, partials) = self.col.split_at_mut(BATCH_PARTS * work);
         let cols = BatchColumns::new(&g, x.as_slice(), &mut self.out);
-        let (dw, w) = self.weight.grad_and_value();
+        let (dw, w) = self.weight.grad_mut_and_value();
         let grads = part_grads(dw, &mut self.bias.grad, partials);
         let (is, os) = (g.input_size(), OUT_C * p);
         // The parts of dX when it goes through col2im (None for every part otherwise).

@@ -167,7 +167,7 @@ impl<const IN: usize, const N: usize> Layer<Flat<IN>, Flat<N>> for Rbf<IN, N> {
         );
         for j in 0..N {
             let col: f32 = a.iter().skip(j).step_by(N).sum();
-            let (grad, value) = self.centres.grad_and_value();
+            let (grad, value) = self.centres.grad_mut_and_value();
             let c = &value[j * IN..(j + 1) * IN];
             for (g, cv) in grad[j * IN..(j + 1) * IN].iter_mut().zip(c) {
                 *g -= 2.0 * col * cv;

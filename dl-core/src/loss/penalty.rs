@@ -75,7 +75,7 @@ impl Penalty {
         let (l1, l2x2) = (self.l1, 2.0 * self.l2);
         params.visit_mut(&mut |name, p| {
             if is_weight(name, p) {
-                let (grad, value) = p.grad_and_value();
+                let (grad, value) = p.grad_mut_and_value();
                 for (g, &w) in grad.iter_mut().zip(value) {
                     let sign = if w > 0.0 {
                         1.0
