@@ -309,8 +309,9 @@ pub fn packed_a_rows(m: usize, n: usize) -> usize {
     packed_plan(m, n).mr
 }
 
-/// The length of an `m × k` matrix packed in panels of `mr` rows: `⌈m/mr⌉·mr·k`.
-pub fn packed_a_len(m: usize, k: usize, mr: usize) -> usize {
+/// The length of `m` rows of depth `k` packed in panels of `mr` rows ([`pack_a_panels`],
+/// [`pack_weights`]): `⌈m/mr⌉·mr·k`.
+pub fn packed_len(m: usize, k: usize, mr: usize) -> usize {
     m.div_ceil(mr) * mr * k
 }
 
@@ -324,7 +325,7 @@ pub fn pack_a_panels(m: usize, k: usize, a: &[f32], lda: usize, mr: usize, dst: 
     assert!(lda >= k.max(1), "gemm: leading dimension too small");
     assert!(a.len() >= needed(m, k, lda), "gemm: A too short");
     let a = Operand::new(a, (lda, 1));
-    for (q, panel) in dst[..packed_a_len(m, k, mr)]
+    for (q, panel) in dst[..packed_len(m, k, mr)]
         .chunks_exact_mut(k * mr)
         .enumerate()
     {
@@ -339,12 +340,12 @@ pub fn pack_a_panels(m: usize, k: usize, a: &[f32], lda: usize, mr: usize, dst: 
 /// weights packed once for many calls).
 ///
 /// ```
-/// use dl_core::kernels::gemm::{gemm, gemm_packed_a, pack_a_panels, packed_a_len, packed_a_rows, Trans};
+/// use dl_core::kernels::gemm::{gemm, gemm_packed_a, pack_a_panels, packed_len, packed_a_rows, Trans};
 /// let (m, n, k) = (5, 3, 4);
 /// let a: Vec<f32> = (0..m * k).map(|v| v as f32).collect();
 /// let b: Vec<f32> = (0..k * n).map(|v| 1.0 - v as f32).collect();
 /// let mr = packed_a_rows(m, n);
-/// let mut packed = vec![0.0; packed_a_len(m, k, mr)];
+/// let mut packed = vec![0.0; packed_len(m, k, mr)];
 /// pack_a_panels(m, k, &a, k, mr, &mut packed);
 /// let (mut c, mut want) = (vec![0.0; m * n], vec![0.0; m * n]);
 /// gemm_packed_a(m, n, k, 1.0, &packed, &b, n, 0.0, &mut c, n);
@@ -353,7 +354,7 @@ pub fn pack_a_panels(m: usize, k: usize, a: &[f32], lda: usize, mr: usize, dst: 
 /// ```
 ///
 /// # Panics
-/// As [`gemm`], and if `a` is shorter than [`packed_a_len`].
+/// As [`gemm`], and if `a` is shorter than [`packed_len`].
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_packed_a(
     m: usize,
@@ -395,7 +396,7 @@ fn gemm_packed_a_threaded(
         "gemm: leading dimension too small"
     );
     assert!(
-        a.len() >= packed_a_len(m, k, plan.mr),
+        a.len() >= packed_len(m, k, plan.mr),
         "gemm: packed A too short"
     );
     assert!(b.len() >= needed(k, n, ldb), "gemm: B too short");
@@ -414,6 +415,119 @@ fn gemm_packed_a_threaded(
         alpha,
         Operand::new(a, (k, plan.mr)),
         Source::Matrix(Operand::new(b, (ldb, 1))),
+        beta,
+        c,
+        ldc,
+    );
+}
+
+/// The panel width in which [`gemm_packed_weights`] needs the weights `W` (`n × k`) of
+/// `x·Wᵀ` (`x`: `m × k`) packed: `Some(NR)` when [`gemm`] runs that product on its packed path,
+/// packing the weights on every call (a Dense forward with small weights), `None` when it
+/// streams them in place or takes dot products (nothing to save).
+pub fn packed_weights_cols(m: usize, n: usize, k: usize) -> Option<usize> {
+    match path_for(Kernel::best(), true, m, n, k)? {
+        Path::Packed(plan) => Some(plan.nr),
+        _ => None,
+    }
+}
+
+/// Packs the weights `w` (`n × k`, row length `ldw`) for [`gemm_packed_weights`]: `Wᵀ` in panels
+/// of `nr` columns (rows of `W`) over the whole depth, element `(p, j)` of `Wᵀ` at
+/// `⌊j/nr⌋·nr·k + p·nr + j mod nr`, columns past `n` zero.
+///
+/// # Panics
+/// If `w` or `dst` is too short, or `nr` is 0.
+pub fn pack_weights(n: usize, k: usize, w: &[f32], ldw: usize, nr: usize, dst: &mut [f32]) {
+    // The panels of Wᵀ's columns are the panels of W's rows.
+    pack_a_panels(n, k, w, ldw, nr, dst);
+}
+
+/// `C = alpha · x·Wᵀ + beta · C` (`x`: `m × k`, row length `ldx`) with the weights `W` (`n × k`)
+/// packed by [`pack_weights`] in panels of [`packed_weights_cols`]`(m, n, k)` columns: the same
+/// bits as [`gemm`]`(Trans::N, Trans::T, …)` on the unpacked weights, with the same threads,
+/// without packing them again.
+///
+/// ```
+/// use dl_core::kernels::gemm::{gemm, gemm_packed_weights, pack_weights, packed_len, packed_weights_cols, Trans};
+/// let (m, n, k) = (20, 24, 100);
+/// let x: Vec<f32> = (0..m * k).map(|v| (v % 7) as f32 - 3.0).collect();
+/// let w: Vec<f32> = (0..n * k).map(|v| (v % 5) as f32 * 0.5).collect();
+/// let nr = packed_weights_cols(m, n, k).expect("a packed product");
+/// let mut packed = vec![0.0; packed_len(n, k, nr)];
+/// pack_weights(n, k, &w, k, nr, &mut packed);
+/// let (mut y, mut want) = (vec![0.0; m * n], vec![0.0; m * n]);
+/// gemm_packed_weights(m, n, k, 1.0, &x, k, &packed, 0.0, &mut y, n);
+/// gemm(Trans::N, Trans::T, m, n, k, 1.0, &x, k, &w, k, 0.0, &mut want, n);
+/// assert_eq!(y, want);
+/// ```
+///
+/// # Panics
+/// As [`gemm`], if `packed` is shorter than [`packed_len`], or if [`packed_weights_cols`] is
+/// `None` for this product.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed_weights(
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    x: &[f32],
+    ldx: usize,
+    packed: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let threads = threads_for(m, n, k);
+    gemm_packed_weights_threaded(threads, m, n, k, alpha, x, ldx, packed, beta, c, ldc);
+}
+
+/// [`gemm_packed_weights`] split over `threads` threads, bit-identical at every count.
+#[allow(clippy::too_many_arguments)]
+fn gemm_packed_weights_threaded(
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    x: &[f32],
+    ldx: usize,
+    packed: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    let Some(Path::Packed(plan)) = path_for(Kernel::best(), true, m, n, k) else {
+        panic!("gemm: {m} × {n} × {k} does not run on packed weights");
+    };
+    let plan = Plan {
+        b_packed: true,
+        ..plan
+    };
+    assert!(
+        ldx >= k.max(1) && ldc >= n.max(1),
+        "gemm: leading dimension too small"
+    );
+    assert!(x.len() >= needed(m, k, ldx), "gemm: A too short");
+    assert!(
+        packed.len() >= packed_len(n, k, plan.nr),
+        "gemm: packed weights too short"
+    );
+    assert!(c.len() >= needed(m, n, ldc), "gemm: C too short");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        scale(m, n, beta, c, ldc);
+        return;
+    }
+    run_blocks(
+        Path::Packed(plan),
+        threads,
+        (m, n, k),
+        alpha,
+        Operand::new(x, (ldx, 1)),
+        Source::Matrix(Operand::new(packed, (plan.nr, k))),
         beta,
         c,
         ldc,
@@ -581,20 +695,9 @@ pub fn gemm_threaded(
     }
     let a = Operand::new(a, strides(ta, lda));
     let b = Operand::new(b, strides(tb, ldb));
-    let Some(candidates) = candidates(kernel) else {
+    let Some(path) = path_for(kernel, a.cs == 1 && b.rs == 1, m, n, k) else {
         matrixmultiply_sgemm(m, n, k, alpha, a, b, beta, c, ldc);
         return;
-    };
-    // The path and tile are chosen for the whole product, never per block, so that every block
-    // computes its elements exactly as the whole product on one thread would.
-    let along_k = a.cs == 1 && b.rs == 1;
-    let path = match kernel.0 {
-        _ if along_k && use_transposed(m, n, k) => {
-            Path::Transposed(pick_streaming_tile(candidates, n, m))
-        }
-        #[cfg(target_arch = "x86_64")]
-        Kind::Avx512 if along_k && use_dot(m, n, k) => Path::Dot,
-        _ => Path::Packed(pick_tile(candidates, m, n)),
     };
     run_blocks(
         path,
@@ -607,6 +710,22 @@ pub fn gemm_threaded(
         c,
         ldc,
     );
+}
+
+/// The path [`gemm_with`] takes for an `m × n × k` product on `kernel` (`along_k`: both operands
+/// contiguous along `k`), or `None` for the `matrixmultiply` baseline. The path and tile are
+/// chosen for the whole product, never per block, so that every block computes its elements
+/// exactly as the whole product on one thread would.
+fn path_for(kernel: Kernel, along_k: bool, m: usize, n: usize, k: usize) -> Option<Path> {
+    let candidates = candidates(kernel)?;
+    Some(match kernel.0 {
+        _ if along_k && use_transposed(m, n, k) => {
+            Path::Transposed(pick_streaming_tile(candidates, n, m))
+        }
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512 if along_k && use_dot(m, n, k) => Path::Dot,
+        _ => Path::Packed(pick_tile(candidates, m, n)),
+    })
 }
 
 /// Computes `C = alpha · op(A)·B + beta · C` (`m × n × k`, operands checked by the caller to hold
@@ -1128,6 +1247,9 @@ struct Plan {
     /// Whether `A` comes packed by the caller ([`pack_a_panels`]): panel `q` over the whole
     /// depth at `q·MR·k`, read in place through an operand with `rs = k`, `cs = MR`.
     a_packed: bool,
+    /// Whether `B` comes packed by the caller ([`pack_weights`]): panel `q` over the whole
+    /// depth at `q·NR·k`, read in place through an operand with `rs = NR`, `cs = k`.
+    b_packed: bool,
     /// The micro-kernel on packed `A` panels.
     micro: Micro,
     /// The same on `A` rows read in place.
@@ -1145,6 +1267,7 @@ impl Plan {
             mr: c.mr,
             nr: c.nr,
             a_packed: false,
+            b_packed: false,
             micro: c.packed,
             rows: c.rows,
             kc: KC,
@@ -1213,7 +1336,9 @@ impl Plan {
         // buffer is faster (measured: 6 × 25088 × 75 and 16 × 4096 × 4096 run 2.5–3× faster
         // packed, 16 × 3200 × 150 1.3× faster in place).
         let in_place = match b {
-            Source::Matrix(op) if op.cs == 1 && m.div_ceil(mr) <= 2 && k * n <= DIRECT_MAX_B => {
+            Source::Matrix(op)
+                if !self.b_packed && op.cs == 1 && m.div_ceil(mr) <= 2 && k * n <= DIRECT_MAX_B =>
+            {
                 Some(op)
             }
             _ => None,
@@ -1233,7 +1358,7 @@ impl Plan {
                 let full_panels = if direct { nc / nr } else { 0 };
                 // Pack the columns that are not read in place (all, or the last partial panel).
                 let packed_from = full_panels * nr;
-                if packed_from < nc {
+                if packed_from < nc && !self.b_packed {
                     b.pack(b_pack, pc, jc + packed_from, kc, nc - packed_from, nr);
                 }
                 for ic in (0..m).step_by(mc_max) {
@@ -1261,6 +1386,13 @@ impl Plan {
                                 // jc+jr..jc+jr+nr ≤ n, all inside `b` (caller contract).
                                 Some(b) if jr < packed_from => {
                                     (unsafe { b.data.as_ptr().add(pc * b.rs + jc + jr) }, b.rs)
+                                }
+                                _ if self.b_packed => {
+                                    let Source::Matrix(b) = b else {
+                                        unreachable!("invariant: a caller-packed B is a matrix")
+                                    };
+                                    let start = (jc + jr) * b.cs + pc * b.rs;
+                                    (b.data[start..start + kc * nr].as_ptr(), nr)
                                 }
                                 _ => {
                                     let panel = (jr - packed_from) / nr;
@@ -1946,7 +2078,7 @@ mod tests {
             let b = values(k * n, 2);
             let c0 = values(m * n, 3);
             let mr = packed_a_rows(m, n);
-            let mut packed = vec![f32::NAN; packed_a_len(m, k, mr)];
+            let mut packed = vec![f32::NAN; packed_len(m, k, mr)];
             pack_a_panels(m, k, &a, k, mr, &mut packed);
             for threads in [1, 2] {
                 let (mut c, mut want) = (c0.clone(), c0.clone());
@@ -1964,6 +2096,51 @@ mod tests {
                     k,
                     &b,
                     n,
+                    0.25,
+                    &mut want,
+                    n,
+                );
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&c), bits(&want), "{m}×{n}×{k}, {threads} threads");
+            }
+        }
+    }
+
+    #[test]
+    fn prepacked_weights_give_the_bits_of_gemm_at_one_and_two_threads() {
+        // The Dense forwards of the MLPs and LeNet, a partial last panel, several depth blocks
+        // and column blocks, beta ≠ 0; products gemm runs otherwise have no panel width.
+        assert_eq!(packed_weights_cols(32, 4096, 4096), None);
+        for (m, n, k) in [
+            (100, 128, 784),
+            (32, 128, 64),
+            (32, 120, 400),
+            (50, 1030, 600),
+        ] {
+            let x = values(m * k, 4);
+            let w = values(n * k, 5);
+            let c0 = values(m * n, 6);
+            let nr = packed_weights_cols(m, n, k).expect("a packed product");
+            let mut packed = vec![f32::NAN; packed_len(n, k, nr)];
+            pack_weights(n, k, &w, k, nr, &mut packed);
+            for threads in [1, 2] {
+                let (mut c, mut want) = (c0.clone(), c0.clone());
+                gemm_packed_weights_threaded(
+                    threads, m, n, k, 0.5, &x, k, &packed, 0.25, &mut c, n,
+                );
+                gemm_threaded(
+                    Kernel::best(),
+                    threads,
+                    Trans::N,
+                    Trans::T,
+                    m,
+                    n,
+                    k,
+                    0.5,
+                    &x,
+                    k,
+                    &w,
+                    k,
                     0.25,
                     &mut want,
                     n,

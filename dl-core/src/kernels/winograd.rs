@@ -34,7 +34,7 @@
 //! assert_eq!(y, [45.5, 54.5, 81.5, 90.5]);
 //! ```
 
-use super::gemm::{gemm_packed_a, num_threads, packed_a_len, packed_a_rows};
+use super::gemm::{gemm_packed_a, num_threads, packed_a_rows, packed_len};
 use super::im2col::ConvGeom;
 use super::{BATCH_PARTS, run_batch_parts};
 use std::ops::Range;
@@ -85,7 +85,7 @@ pub fn filter_rows(g: &ConvGeom, oc: usize, n: usize) -> usize {
 /// The length of the transformed filters of `c` input and `oc` output channels in panels of
 /// `mr` rows (see [`transform_filters`]).
 pub fn filters_len(c: usize, oc: usize, mr: usize) -> usize {
-    XI * plane(packed_a_len(oc, c, mr))
+    XI * plane(packed_len(oc, c, mr))
 }
 
 /// `U`, the transforms of the 3 × 3 filters `w` `[oc, c, 3, 3]`, into `u` (at least
@@ -97,7 +97,7 @@ pub fn filters_len(c: usize, oc: usize, mr: usize) -> usize {
 /// If `w` or `u` is too short, or `mr` is 0.
 pub fn transform_filters(c: usize, oc: usize, mr: usize, w: &[f32], u: &mut [f32]) {
     const { assert!(BATCH_PARTS == 2, "the transform splits in halves") };
-    let len = packed_a_len(oc, c, mr);
+    let len = packed_len(oc, c, mr);
     assert!(
         w.len() >= oc * c * 9 && u.len() >= XI * plane(len),
         "winograd: filters too short"
@@ -178,7 +178,7 @@ pub fn forward(
         col.len() >= cl && out.len() >= ol,
         "winograd: workspace too short"
     );
-    let su = plane(packed_a_len(oc, c, filter_rows(g, oc, n)));
+    let su = plane(packed_len(oc, c, filter_rows(g, oc, n)));
     let (sv, sm) = (plane(c * t), plane(oc * t));
     assert!(
         x.len() >= n * g.input_size()

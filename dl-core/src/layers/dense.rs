@@ -1,11 +1,14 @@
 //! Fully connected layer.
 
 use crate::init::{Init, uniform};
-use crate::kernels::gemm::{Trans, gemm};
+use crate::kernels::gemm::{
+    Trans, gemm, gemm_packed_weights, pack_weights, packed_len, packed_weights_cols,
+};
 use crate::layers::{Layer, Mode};
 use crate::param::{Param, ParamName, Parameters};
 use crate::tensor::{Act, Flat};
 use rand::Rng;
+use std::fmt;
 
 /// Fully connected layer `Dense<IN, OUT>`: `y = x·Wᵀ + b`.
 ///
@@ -14,6 +17,11 @@ use rand::Rng;
 /// - PyTorch: `nn.Linear(IN, OUT)`, same names, layout and default initialisation
 ///   (Kaiming-uniform with a = √5, bias `U(±1/√IN)`).
 /// - Backward: `dW = dyᵀ·x`, `db = Σ_batch dy`, `dx = dy·W`; one GEMM each.
+/// - Forward in evaluation mode: when the GEMM would pack the weights on every call (small
+///   layers: the MLPs, LeNet's Dense layers), the layer keeps them packed while they stay the
+///   same ([`Param::version`]) and the batch size needs the same panels; the result is the same
+///   to the bit. (Training changes the weights every step: packing them once per step into a
+///   buffer of their own measured 13% slower on the MNIST MLP than the GEMM's own packing.)
 ///
 /// ```
 /// use dl_core::{Act, Dense, Flat, Layer, Mode};
@@ -26,12 +34,27 @@ use rand::Rng;
 /// d.forward(&x, &mut y, Mode::Eval);
 /// assert_eq!(y.as_slice(), &[2.0 - 3.0 + 0.5]);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Dense<const IN: usize, const OUT: usize> {
     /// `[OUT, IN]`.
     pub weight: Param,
     /// `[OUT]`.
     pub bias: Param,
+    /// The weights packed for the forward GEMM ([`pack_weights`]), when it packs them.
+    packed: Vec<f32>,
+    /// What `packed` belongs to: the [`Param::version`] of `weight` (0: none, versions start at
+    /// 1) and the panel width.
+    packed_key: (u64, usize),
+}
+
+impl<const IN: usize, const OUT: usize> fmt::Debug for Dense<IN, OUT> {
+    /// The parameters; the packed weights are left out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dense")
+            .field("weight", &self.weight)
+            .field("bias", &self.bias)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
@@ -52,6 +75,8 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
         Dense {
             weight: Param::trainable(&[OUT, IN], w),
             bias: Param::trainable(&[OUT], b),
+            packed: Vec::new(),
+            packed_key: (0, 0),
         }
     }
 }
@@ -68,12 +93,28 @@ impl<const IN: usize, const OUT: usize> Parameters for Dense<IN, OUT> {
 }
 
 impl<const IN: usize, const OUT: usize> Layer<Flat<IN>, Flat<OUT>> for Dense<IN, OUT> {
-    fn forward(&mut self, x: &Act<Flat<IN>>, y: &mut Act<Flat<OUT>>, _mode: Mode) {
+    fn forward(&mut self, x: &Act<Flat<IN>>, y: &mut Act<Flat<OUT>>, mode: Mode) {
         let n = x.batch();
         y.set_batch(n);
         let out = y.as_mut_slice();
         for row in out.chunks_exact_mut(OUT) {
             row.copy_from_slice(self.bias.value());
+        }
+        // Training changes the weights after every step: packed once, they would be used once.
+        let packed = (mode == Mode::Eval).then(|| packed_weights_cols(n, OUT, IN));
+        if let Some(Some(nr)) = packed {
+            let key = (self.weight.version(), nr);
+            if self.packed_key != key {
+                let len = packed_len(OUT, IN, nr);
+                if self.packed.len() < len {
+                    self.packed.resize(len, 0.0);
+                }
+                pack_weights(OUT, IN, self.weight.value(), IN, nr, &mut self.packed);
+                self.packed_key = key;
+            }
+            let x = x.as_slice();
+            gemm_packed_weights(n, OUT, IN, 1.0, x, IN, &self.packed, 1.0, out, OUT);
+            return;
         }
         gemm(
             Trans::N,
@@ -160,6 +201,45 @@ mod tests {
         let mut y = Act::default();
         d.forward(&x, &mut y, Mode::Eval);
         assert_eq!(y.as_slice(), &[6.5, -0.5, -0.5, -3.5]);
+    }
+
+    #[test]
+    fn packed_weights_follow_the_batch_size_and_every_change_of_the_weights() {
+        use rand::Rng;
+        // Batches of 3 (dot products), 20 and 40 (the packed weights, kept between calls).
+        let rng = &mut rand::rngs::StdRng::seed_from_u64(2);
+        let mut d = Dense::<100, 24>::new(rng);
+        let check = |d: &mut Dense<100, 24>, n: usize, rng: &mut rand::rngs::StdRng| {
+            let x: Vec<f32> = (0..n * 100).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut y = Act::default();
+            d.forward(
+                &Act::<Flat<100>>::from_slice(&x).unwrap(),
+                &mut y,
+                Mode::Eval,
+            );
+            for (s, ys) in y.as_slice().chunks_exact(24).enumerate() {
+                for (o, &got) in ys.iter().enumerate() {
+                    let w = &d.weight.value()[o * 100..][..100];
+                    let dot: f64 = w
+                        .iter()
+                        .zip(&x[s * 100..])
+                        .map(|(&a, &b)| f64::from(a * b))
+                        .sum();
+                    let want = dot + f64::from(d.bias.value()[o]);
+                    assert!(
+                        (f64::from(got) - want).abs() < 1e-5,
+                        "batch {n}: {got} vs {want}"
+                    );
+                }
+            }
+        };
+        for n in [20, 3, 40, 20] {
+            check(&mut d, n, rng);
+        }
+        d.weight.value_mut().iter_mut().for_each(|v| *v = -*v);
+        check(&mut d, 20, rng);
+        d.weight.value_and_grad().0.reverse();
+        check(&mut d, 20, rng);
     }
 
     #[test]
