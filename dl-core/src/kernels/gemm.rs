@@ -400,25 +400,8 @@ fn gemm_packed_a_threaded(
         "gemm: packed A too short"
     );
     assert!(b.len() >= needed(k, n, ldb), "gemm: B too short");
-    assert!(c.len() >= needed(m, n, ldc), "gemm: C too short");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        scale(m, n, beta, c, ldc);
-        return;
-    }
-    run_blocks(
-        Path::Packed(plan),
-        threads,
-        (m, n, k),
-        alpha,
-        Operand::new(a, (k, plan.mr)),
-        Source::Matrix(Operand::new(b, (ldb, 1))),
-        beta,
-        c,
-        ldc,
-    );
+    let (a, b) = (Operand::new(a, (k, plan.mr)), Operand::new(b, (ldb, 1)));
+    run_packed(plan, threads, (m, n, k), alpha, a, b, beta, c, ldc);
 }
 
 /// The panel width in which [`gemm_packed_weights`] needs the weights `W` (`n × k`) of
@@ -513,6 +496,28 @@ fn gemm_packed_weights_threaded(
         packed.len() >= packed_len(n, k, plan.nr),
         "gemm: packed weights too short"
     );
+    let (a, b) = (
+        Operand::new(x, (ldx, 1)),
+        Operand::new(packed, (plan.nr, k)),
+    );
+    run_packed(plan, threads, (m, n, k), alpha, a, b, beta, c, ldc);
+}
+
+/// The tail of [`gemm_packed_a`] and [`gemm_packed_weights`]: checks `C`, then nothing for an
+/// empty `C`, `C = beta·C` for an empty depth, else the product on `plan`'s packed path with
+/// the operands as the plan reads them.
+#[allow(clippy::too_many_arguments)]
+fn run_packed(
+    plan: Plan,
+    threads: usize,
+    (m, n, k): (usize, usize, usize),
+    alpha: f32,
+    a: Operand,
+    b: Operand,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
     assert!(c.len() >= needed(m, n, ldc), "gemm: C too short");
     if m == 0 || n == 0 {
         return;
@@ -521,13 +526,14 @@ fn gemm_packed_weights_threaded(
         scale(m, n, beta, c, ldc);
         return;
     }
+    let b = Source::Matrix(b);
     run_blocks(
         Path::Packed(plan),
         threads,
         (m, n, k),
         alpha,
-        Operand::new(x, (ldx, 1)),
-        Source::Matrix(Operand::new(packed, (plan.nr, k))),
+        a,
+        b,
         beta,
         c,
         ldc,
@@ -2070,39 +2076,54 @@ mod tests {
         }
     }
 
+    /// `0.5 · A·op(B) + 0.25 · C` through `packed(threads, c)` and through [`gemm_threaded`] on
+    /// the unpacked `B` (`k × n` for `Trans::N`, `n × k` for `Trans::T`), at 1 and 2 threads: the
+    /// same bits.
+    fn same_bits_as_gemm(
+        tb: Trans,
+        (m, n, k): (usize, usize, usize),
+        (a, b): (&[f32], &[f32]),
+        packed: impl Fn(usize, &mut [f32]),
+    ) {
+        let c0 = values(m * n, 3);
+        let ldb = if tb == Trans::N { n } else { k };
+        for threads in [1, 2] {
+            let (mut c, mut want) = (c0.clone(), c0.clone());
+            packed(threads, &mut c);
+            let (alpha, beta, kernel) = (0.5, 0.25, Kernel::best());
+            gemm_threaded(
+                kernel,
+                threads,
+                Trans::N,
+                tb,
+                m,
+                n,
+                k,
+                alpha,
+                a,
+                k,
+                b,
+                ldb,
+                beta,
+                &mut want,
+                n,
+            );
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&c), bits(&want), "{m}×{n}×{k}, {threads} threads");
+        }
+    }
+
     #[test]
     fn prepacked_a_gives_the_bits_of_gemm_at_one_and_two_threads() {
         // A partial last panel, several depth blocks (k > KC), several column blocks, beta ≠ 0.
         for (m, n, k) in [(5, 3, 4), (37, 70, 600), (100, 130, 50), (43, 1100, 513)] {
-            let a = values(m * k, 1);
-            let b = values(k * n, 2);
-            let c0 = values(m * n, 3);
+            let (a, b) = (values(m * k, 1), values(k * n, 2));
             let mr = packed_a_rows(m, n);
-            let mut packed = vec![f32::NAN; packed_len(m, k, mr)];
-            pack_a_panels(m, k, &a, k, mr, &mut packed);
-            for threads in [1, 2] {
-                let (mut c, mut want) = (c0.clone(), c0.clone());
-                gemm_packed_a_threaded(threads, m, n, k, 0.5, &packed, &b, n, 0.25, &mut c, n);
-                gemm_threaded(
-                    Kernel::best(),
-                    threads,
-                    Trans::N,
-                    Trans::N,
-                    m,
-                    n,
-                    k,
-                    0.5,
-                    &a,
-                    k,
-                    &b,
-                    n,
-                    0.25,
-                    &mut want,
-                    n,
-                );
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&c), bits(&want), "{m}×{n}×{k}, {threads} threads");
-            }
+            let mut pa = vec![f32::NAN; packed_len(m, k, mr)];
+            pack_a_panels(m, k, &a, k, mr, &mut pa);
+            same_bits_as_gemm(Trans::N, (m, n, k), (&a, &b), |threads, c| {
+                gemm_packed_a_threaded(threads, m, n, k, 0.5, &pa, &b, n, 0.25, c, n)
+            });
         }
     }
 
@@ -2117,37 +2138,13 @@ mod tests {
             (32, 120, 400),
             (50, 1030, 600),
         ] {
-            let x = values(m * k, 4);
-            let w = values(n * k, 5);
-            let c0 = values(m * n, 6);
+            let (x, w) = (values(m * k, 4), values(n * k, 5));
             let nr = packed_weights_cols(m, n, k).expect("a packed product");
-            let mut packed = vec![f32::NAN; packed_len(n, k, nr)];
-            pack_weights(n, k, &w, k, nr, &mut packed);
-            for threads in [1, 2] {
-                let (mut c, mut want) = (c0.clone(), c0.clone());
-                gemm_packed_weights_threaded(
-                    threads, m, n, k, 0.5, &x, k, &packed, 0.25, &mut c, n,
-                );
-                gemm_threaded(
-                    Kernel::best(),
-                    threads,
-                    Trans::N,
-                    Trans::T,
-                    m,
-                    n,
-                    k,
-                    0.5,
-                    &x,
-                    k,
-                    &w,
-                    k,
-                    0.25,
-                    &mut want,
-                    n,
-                );
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&c), bits(&want), "{m}×{n}×{k}, {threads} threads");
-            }
+            let mut pw = vec![f32::NAN; packed_len(n, k, nr)];
+            pack_weights(n, k, &w, k, nr, &mut pw);
+            same_bits_as_gemm(Trans::T, (m, n, k), (&x, &w), |threads, c| {
+                gemm_packed_weights_threaded(threads, m, n, k, 0.5, &x, k, &pw, 0.25, c, n)
+            });
         }
     }
 

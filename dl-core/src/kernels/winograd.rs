@@ -6,11 +6,11 @@
 //! `g_oc` is the 3 × 3 filter and `d_c` the 4 × 4 input patch under the tile (zeros outside the
 //! input). The sum over channels, for each of the 16 positions `ξ` of the 4 × 4 products, is one
 //! matrix product `M_ξ [OC × T] = U_ξ [OC × C] · V_ξ [C × T]` over all `T` tiles of the batch, so
-//! the work is three cheap transforms and 16 GEMMs through [`gemm`]. A right or bottom tile that
-//! sticks out of an odd-sized output reads zeros and its extra outputs are dropped. The filter
-//! transform `U` ([`transform_filters`]) is written straight into the panels in which the GEMM
-//! reads it ([`gemm_packed_a`]); it depends only on the weights and the panel height, so a caller
-//! can keep it between calls of [`forward`] while both stay the same.
+//! the work is three cheap transforms and 16 GEMMs. A right or bottom tile that sticks out of an
+//! odd-sized output reads zeros and its extra outputs are dropped. The filter transform `U`
+//! ([`transform_filters`]) is written straight into the panels in which the GEMM reads it
+//! ([`gemm_packed_a`]); it depends only on the weights and the panel height, so a caller can keep
+//! it between calls of [`forward`] while both stay the same.
 //!
 //! The result is the convolution up to rounding: the transforms add and subtract values before
 //! the products (a relative difference of about 1e-6 from the direct sum, tested against an f64
@@ -146,10 +146,11 @@ fn split_planes(ps: [&mut [f32]; XI], at: usize) -> [[&mut [f32]; XI]; 2] {
 
 /// `y = conv(x, w) + b` for `n` samples of a stride-1 3 × 3 geometry `g` with `oc` output
 /// channels: `x` `[n, C, H, W]`, `u` the filters `w` `[oc, C, 3, 3]` transformed by
-/// [`transform_filters`] in panels of [`filter_rows`]`(g, oc, n)` rows, `b` `[oc]`, `y` `[n, oc, OH, OW]`; `col` and `out` are workspaces of at
-/// least the lengths given by [`workspace`]. The transforms run in [`BATCH_PARTS`] parts on the
-/// worker pool (input by channels, output by samples), the products through [`gemm`]'s own
-/// split; the result is the same at every thread count.
+/// [`transform_filters`] in panels of [`filter_rows`]`(g, oc, n)` rows, `b` `[oc]`, `y`
+/// `[n, oc, OH, OW]`; `col` and `out` are workspaces of at least the lengths given by
+/// [`workspace`]. The transforms run in [`BATCH_PARTS`] parts on the worker pool (input by
+/// channels, output by samples), the products through [`gemm_packed_a`]'s own split; the result
+/// is the same at every thread count.
 ///
 /// # Panics
 /// If `g` is not a stride-1 3 × 3 geometry or a slice is shorter than its shape needs.
