@@ -183,7 +183,8 @@ mod tests {
         let mut y = Act::<Chw<2, 2, 3>>::default();
         pool.forward(&x, &mut y, Mode::Train);
         let dy = Act::<Chw<2, 2, 3>>::from_vec((1..=12).map(|g| g as f32).collect()).unwrap();
-        let mut dx = Act::default();
+        // A reused gradient buffer: every value must be written, none left from before.
+        let mut dx = Act::from_vec(vec![f32::NAN; v.len()]).unwrap();
         pool.backward(&x, &y, &dy, Some(&mut dx));
         let mut expect_dx = vec![0.0; v.len()];
         for (o, (&got, &g)) in y.as_slice().iter().zip(dy.as_slice()).enumerate() {
