@@ -146,6 +146,40 @@ impl Param {
     }
 }
 
+/// Values a layer computes from one of its parameters (Winograd filter transforms, packed
+/// weights) and keeps between calls while the parameter's [`Param::version`] and the layout they
+/// were computed for stay the same. Cloned with its layer (the clone's parameter keeps the
+/// version, so the values stay valid).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Derived {
+    values: Vec<f32>,
+    /// The parameter version and layout of `values`, once computed.
+    key: Option<(u64, usize)>,
+}
+
+impl Derived {
+    /// The `len` values derived from `param` in layout `layout` (a panel size), computed by
+    /// `fill(param's values, destination)` only when either changed since the last call. Grows
+    /// its buffer when needed and otherwise allocates nothing.
+    pub(crate) fn get(
+        &mut self,
+        param: &Param,
+        layout: usize,
+        len: usize,
+        fill: impl FnOnce(&[f32], &mut [f32]),
+    ) -> &[f32] {
+        let key = Some((param.version(), layout));
+        if self.key != key || self.values.len() < len {
+            if self.values.len() < len {
+                self.values.resize(len, 0.0);
+            }
+            fill(param.value(), &mut self.values[..len]);
+            self.key = key;
+        }
+        &self.values[..len]
+    }
+}
+
 /// A parameter's state-dict name: `layer.name`, e.g. `0.weight` or `conv1.bias`.
 ///
 /// Kept as two parts so visiting parameters allocates nothing; `Display` joins them.

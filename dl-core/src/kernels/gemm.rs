@@ -567,8 +567,7 @@ fn gemm_im2col_threaded(
         scale(m, n, beta, c, ldc);
         return;
     }
-    let kernel = Kernel::best();
-    let plan = pick_tile(candidates(kernel).unwrap_or(&PORTABLE), m, n);
+    let plan = packed_plan(m, n);
     let a = Operand::new(a, (lda, 1));
     run_blocks(
         Path::Packed(plan),

@@ -182,6 +182,9 @@ impl<const C: usize, const SPATIAL: bool> BatchNorm<C, SPATIAL> {
             self.xhat.resize(len, 0.0);
         }
         let m = (batch * inner) as f64;
+        // Written once per pass (each `value_mut` gives a new parameter version).
+        let (running_mean, running_var) =
+            (self.running_mean.value_mut(), self.running_var.value_mut());
         for c in 0..C {
             // Two passes in f64: the mean, then the variance around it.
             let sum: f64 = planes(c).flat_map(|p| &x[p]).map(|&v| v as f64).sum();
@@ -202,10 +205,10 @@ impl<const C: usize, const SPATIAL: bool> BatchNorm<C, SPATIAL> {
                 }
             }
             let mom = self.momentum;
-            let rm = &mut self.running_mean.value_mut()[c];
+            let rm = &mut running_mean[c];
             *rm = (1.0 - mom) * *rm + mom * mean as f32;
             if m > 1.0 {
-                let rv = &mut self.running_var.value_mut()[c];
+                let rv = &mut running_var[c];
                 *rv = (1.0 - mom) * *rv + mom * (sq / (m - 1.0)) as f32;
             }
         }

@@ -6,7 +6,7 @@ use crate::kernels::gemm::{Trans, gemm, gemm_im2col};
 use crate::kernels::im2col::{BatchColumns, ConvGeom, col2im};
 use crate::kernels::{BATCH_PARTS, run_batch_parts, winograd};
 use crate::layers::{Layer, Mode};
-use crate::param::{Param, ParamName, Parameters};
+use crate::param::{Derived, Param, ParamName, Parameters};
 use crate::shape;
 use crate::tensor::{Act, Chw};
 use rand::Rng;
@@ -93,10 +93,7 @@ pub struct Conv2d<
     /// The Winograd transforms of `weight`, packed for the GEMM ([`winograd::transform_filters`]),
     /// kept between forward passes while the weights and the panel height stay the same (an
     /// evaluation loop transforms and packs them once).
-    filters: Vec<f32>,
-    /// What `filters` belongs to: the [`Param::version`] of `weight` (0: none, versions start
-    /// at 1) and the panel height.
-    filters_key: (u64, usize),
+    filters: Derived,
 }
 
 impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
@@ -145,8 +142,7 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
             bias: Param::trainable(&[OUT_C], b),
             col: Vec::new(),
             out: Vec::new(),
-            filters: Vec::new(),
-            filters_key: (0, 0),
+            filters: Derived::default(),
         }
     }
 
@@ -203,14 +199,11 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         grow(&mut self.col, cl);
         grow(&mut self.out, ol);
         let mr = winograd::filter_rows(g, OUT_C, n);
-        let key = (self.weight.version(), mr);
-        if self.filters_key != key {
-            grow(&mut self.filters, winograd::filters_len(IN_C, OUT_C, mr));
-            let w = self.weight.value();
-            winograd::transform_filters(IN_C, OUT_C, mr, w, &mut self.filters);
-            self.filters_key = key;
-        }
-        let (u, b) = (&self.filters, self.bias.value());
+        let len = winograd::filters_len(IN_C, OUT_C, mr);
+        let u = self.filters.get(&self.weight, mr, len, |w, u| {
+            winograd::transform_filters(IN_C, OUT_C, mr, w, u)
+        });
+        let b = self.bias.value();
         winograd::forward(g, OUT_C, n, x, u, b, y, &mut self.col, &mut self.out);
     }
 

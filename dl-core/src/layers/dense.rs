@@ -5,7 +5,7 @@ use crate::kernels::gemm::{
     Trans, gemm, gemm_packed_weights, pack_weights, packed_len, packed_weights_cols,
 };
 use crate::layers::{Layer, Mode};
-use crate::param::{Param, ParamName, Parameters};
+use crate::param::{Derived, Param, ParamName, Parameters};
 use crate::tensor::{Act, Flat};
 use rand::Rng;
 use std::fmt;
@@ -40,11 +40,9 @@ pub struct Dense<const IN: usize, const OUT: usize> {
     pub weight: Param,
     /// `[OUT]`.
     pub bias: Param,
-    /// The weights packed for the forward GEMM ([`pack_weights`]), when it packs them.
-    packed: Vec<f32>,
-    /// What `packed` belongs to: the [`Param::version`] of `weight` (0: none, versions start at
-    /// 1) and the panel width.
-    packed_key: (u64, usize),
+    /// The weights packed for the forward GEMM ([`pack_weights`]) in evaluation mode, when it
+    /// packs them, kept while the weights and the panel width stay the same.
+    packed: Derived,
 }
 
 impl<const IN: usize, const OUT: usize> fmt::Debug for Dense<IN, OUT> {
@@ -75,8 +73,7 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
         Dense {
             weight: Param::trainable(&[OUT, IN], w),
             bias: Param::trainable(&[OUT], b),
-            packed: Vec::new(),
-            packed_key: (0, 0),
+            packed: Derived::default(),
         }
     }
 }
@@ -103,17 +100,11 @@ impl<const IN: usize, const OUT: usize> Layer<Flat<IN>, Flat<OUT>> for Dense<IN,
         // Training changes the weights after every step: packed once, they would be used once.
         let packed = (mode == Mode::Eval).then(|| packed_weights_cols(n, OUT, IN));
         if let Some(Some(nr)) = packed {
-            let key = (self.weight.version(), nr);
-            if self.packed_key != key {
-                let len = packed_len(OUT, IN, nr);
-                if self.packed.len() < len {
-                    self.packed.resize(len, 0.0);
-                }
-                pack_weights(OUT, IN, self.weight.value(), IN, nr, &mut self.packed);
-                self.packed_key = key;
-            }
-            let x = x.as_slice();
-            gemm_packed_weights(n, OUT, IN, 1.0, x, IN, &self.packed, 1.0, out, OUT);
+            let len = packed_len(OUT, IN, nr);
+            let w = self.packed.get(&self.weight, nr, len, |w, dst| {
+                pack_weights(OUT, IN, w, IN, nr, dst)
+            });
+            gemm_packed_weights(n, OUT, IN, 1.0, x.as_slice(), IN, w, 1.0, out, OUT);
             return;
         }
         gemm(
