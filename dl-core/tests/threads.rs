@@ -1,6 +1,6 @@
 //! Results do not depend on the thread count: the layers that split their batch over the
 //! worker pool (LeNet-5's first layer, a direct convolution, a max-pool, a Winograd
-//! convolution, whose transforms run in parts, and the backward pass of an im2col convolution,
+//! convolution, whose transforms run in parts in all three directions, and the backward pass of an im2col convolution,
 //! whose parts split their GEMMs again) give bit-identical
 //! outputs and gradients with `DL_NUM_THREADS=1` and `DL_NUM_THREADS=2`. The thread count is read once per
 //! process, so the test runs itself twice as a child process, once per count.
@@ -40,12 +40,14 @@ fn step_bits() -> Vec<u32> {
     let (mut z, mut dpool) = (Act::default(), Act::<Chw<6, 16, 16>>::default());
     pool.forward(&y, &mut z, Mode::Train);
     pool.backward(&y, &z, &dz, Some(&mut dpool));
-    // A Winograd forward pass on an odd batch and an odd map.
+    // A Winograd forward and backward pass on an odd batch and an odd map.
     let mut wino = Conv2d::<32, 33, 3, 1, 1>::new(&mut rng);
     const { assert!(Conv2d::<32, 33, 3, 1, 1>::WINOGRAD) };
     let xw = random::<Chw<32, 11, 10>>(n, &mut rng);
-    let mut yw = Act::<Chw<33, 11, 10>>::default();
-    wino.forward(&xw, &mut yw, Mode::Eval);
+    let dw = random::<Chw<33, 11, 10>>(n, &mut rng);
+    let (mut yw, mut dxw) = (Act::<Chw<33, 11, 10>>::default(), Act::default());
+    wino.forward(&xw, &mut yw, Mode::Train);
+    wino.backward(&xw, &yw, &dw, Some(&mut dxw));
     // The im2col backward pass: two parts of chunks of one sample, each chunk's GEMMs large
     // enough (64 × 576 × 256) to be split in two inside its part.
     let mut wide = Conv2d::<64, 64, 3, 2, 1>::new(&mut rng);
@@ -62,6 +64,9 @@ fn step_bits() -> Vec<u32> {
         z.as_slice(),
         dpool.as_slice(),
         yw.as_slice(),
+        dxw.as_slice(),
+        &wino.weight.grad,
+        &wino.bias.grad,
         dxs.as_slice(),
         &wide.weight.grad,
         &wide.bias.grad,
@@ -115,6 +120,9 @@ fn one_and_two_threads_give_the_same_bits() {
             + 6
             + 7 * 6 * 64
             + 7 * 33 * 110
+            + 7 * 32 * 110
+            + 33 * 32 * 9
+            + 33
             + 7 * 64 * 1024
             + 64 * 64 * 9
             + 64)

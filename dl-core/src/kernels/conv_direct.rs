@@ -31,6 +31,9 @@
 //! ```
 
 use crate::kernels::im2col::ConvGeom;
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::{Isa, allowed};
+use crate::kernels::{fold, lane_sum};
 
 /// Independent accumulator lanes of the dot products (enough to hide the FMA latency).
 const LANES: usize = 64;
@@ -89,37 +92,6 @@ macro_rules! multiversion {
             $body
         }
     };
-}
-
-/// The variants [`multiversion!`] compiles, widest first.
-#[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Isa {
-    Avx512,
-    Avx2,
-}
-
-#[cfg(all(test, target_arch = "x86_64"))]
-thread_local! {
-    /// In tests, the widest variant allowed to run on this thread, so that the narrower ones are
-    /// tested on CPUs that have wider ones; `None` runs the portable variant.
-    static WIDEST: std::cell::Cell<Option<Isa>> = const { std::cell::Cell::new(Some(Isa::Avx512)) };
-}
-
-/// Whether the variant for `isa` runs: the CPU supports it (and in tests, [`WIDEST`] allows it).
-#[cfg(target_arch = "x86_64")]
-fn allowed(isa: Isa) -> bool {
-    #[cfg(test)]
-    if WIDEST.get().is_none_or(|widest| isa < widest) {
-        return false;
-    }
-    match isa {
-        Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
-        Isa::Avx2 => {
-            std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-        }
-    }
 }
 
 /// `f::<B>(args)` for a register block of `B = count` channels: the block sizes 1 to 5 for the
@@ -192,39 +164,6 @@ fn check(g: &ConvGeom, n: usize, x: usize, w: usize, oc: usize, y: usize, scratc
     assert_eq!(w, oc * g.rows(), "conv_direct: weight length");
     assert_eq!(y, n * oc * g.pixels(), "conv_direct: output length");
     assert!(scratch >= scratch_len(g), "conv_direct: scratch too short");
-}
-
-/// The sum of the lanes by halving folds (`v[i] += v[i + n/2]`): the first folds are vector
-/// adds, where a running sum would be a chain of `LANES − 1` dependent scalar adds (on LeNet's
-/// first layer those chains took more time than the weight gradient's multiply-adds).
-#[inline(always)]
-fn fold<const N: usize>(mut v: [f32; N]) -> f32 {
-    let mut n = N;
-    while n > 1 {
-        n /= 2;
-        let (lo, hi) = v.split_at_mut(n);
-        for (a, b) in lo.iter_mut().zip(&hi[..n]) {
-            *a += *b;
-        }
-    }
-    v[0]
-}
-
-/// The sum of `xs`, accumulated in 16 lanes and then [`fold`]ed (in a fixed order).
-#[inline(always)]
-fn sum(xs: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 16];
-    let chunks = xs.chunks_exact(16);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x;
-        }
-    }
-    for (a, &x) in acc.iter_mut().zip(rest) {
-        *a += x;
-    }
-    fold(acc)
 }
 
 /// Adds the `K` taps of one kernel row to `B` channels' accumulators: tap `v` multiplies the
@@ -449,7 +388,7 @@ multiversion! {
             for o0 in (0..oc).step_by(OB) {
                 let count = OB.min(oc - o0);
                 for (j, d) in ds.chunks_exact(g.pixels()).skip(o0).take(count).enumerate() {
-                    db[o0 + j] += sum(d);
+                    db[o0 + j] += lane_sum(d);
                     widen(g, d, &mut wide[j * plane..][..g.out_h * wp]);
                 }
                 let dw = &mut dw[o0 * taps..];
@@ -628,18 +567,8 @@ mod tests {
             (4, 5, 5, 2, Pad::Valid, 4, 1),
             (10, 5, 6, 3, Pad::Same, 10, 2),
         ];
-        // Every variant: the portable one (None) and those this CPU supports.
-        #[cfg(target_arch = "x86_64")]
-        let variants = [Some(Isa::Avx512), Some(Isa::Avx2), None];
-        #[cfg(not(target_arch = "x86_64"))]
-        let variants = [()];
-        for variant in variants {
-            #[cfg(target_arch = "x86_64")]
-            WIDEST.set(variant);
-            check_cases(&mut rng, &cases, &format!("{variant:?}"));
-        }
-        #[cfg(target_arch = "x86_64")]
-        WIDEST.set(Some(Isa::Avx512));
+        // Every variant: the portable one and those this CPU supports.
+        crate::kernels::for_each_variant(|variant| check_cases(&mut rng, &cases, variant));
     }
 
     /// Runs the three directions on `cases` and compares them with [`naive`].

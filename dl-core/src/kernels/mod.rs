@@ -80,3 +80,87 @@ pub fn run_batch_parts<T: Send>(mut items: impl Iterator<Item = T>, f: &(impl Fn
         }
     });
 }
+
+/// The instruction sets of the kernels compiled several times and dispatched at run time
+/// (`conv_direct`'s `multiversion!`, `winograd`'s `vectorised!`), widest first.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Isa {
+    Avx512,
+    Avx2,
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+thread_local! {
+    /// In tests, the widest variant allowed to run on this thread, so that the narrower ones are
+    /// tested on CPUs that have wider ones; `None` runs the portable variant.
+    static WIDEST: std::cell::Cell<Option<Isa>> = const { std::cell::Cell::new(Some(Isa::Avx512)) };
+}
+
+/// Whether the variant for `isa` runs: the CPU supports it (and in tests, [`WIDEST`] allows it).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn allowed(isa: Isa) -> bool {
+    #[cfg(test)]
+    if WIDEST.get().is_none_or(|widest| isa < widest) {
+        return false;
+    }
+    match isa {
+        Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+        Isa::Avx2 => {
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+        }
+    }
+}
+
+/// Runs `f` once per variant of the multiversioned kernels (named, for messages): the portable
+/// one and each one this CPU supports, by capping [`WIDEST`] on the calling thread (parts of a
+/// kernel that run on the worker pool keep the widest one).
+#[cfg(test)]
+pub(crate) fn for_each_variant(mut f: impl FnMut(&str)) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        for variant in [Some(Isa::Avx512), Some(Isa::Avx2), None] {
+            WIDEST.set(variant);
+            f(&format!("{variant:?}"));
+        }
+        WIDEST.set(Some(Isa::Avx512));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    f("portable");
+}
+
+/// The sum of the lanes by halving folds (`v[i] += v[i + n/2]`): the first folds are vector
+/// adds, where a running sum would be a chain of `N − 1` dependent scalar adds (in the direct
+/// convolution of LeNet's first layer those chains took more time than the weight gradient's
+/// multiply-adds).
+#[inline(always)]
+pub(crate) fn fold<const N: usize>(mut v: [f32; N]) -> f32 {
+    let mut n = N;
+    while n > 1 {
+        n /= 2;
+        let (lo, hi) = v.split_at_mut(n);
+        for (a, b) in lo.iter_mut().zip(&hi[..n]) {
+            *a += *b;
+        }
+    }
+    v[0]
+}
+
+/// The sum of `xs`, accumulated in 16 lanes and then [`fold`]ed (in a fixed order, so the
+/// same at every thread count; a running sum would be one chain of dependent adds).
+#[inline(always)]
+pub(crate) fn lane_sum(xs: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let chunks = xs.chunks_exact(16);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(rest) {
+        *a += x;
+    }
+    fold(acc)
+}

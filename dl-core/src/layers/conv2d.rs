@@ -4,7 +4,7 @@ use crate::init::{Init, uniform};
 use crate::kernels::conv_direct;
 use crate::kernels::gemm::{Trans, gemm, gemm_im2col};
 use crate::kernels::im2col::{BatchColumns, ConvGeom, col2im};
-use crate::kernels::{BATCH_PARTS, run_batch_parts, winograd};
+use crate::kernels::{BATCH_PARTS, lane_sum, run_batch_parts, winograd};
 use crate::layers::{Layer, Mode};
 use crate::param::{Derived, Param, ParamName, Parameters};
 use crate::shape;
@@ -32,7 +32,7 @@ use std::fmt;
 ///   valid convolution).
 /// - Computation: wide stride-1 3 × 3 layers on maps of at least 4 × 4 run their forward pass
 ///   as Winograd `F(2×2, 3×3)` ([`Conv2d::WINOGRAD`]; equal to the sum below up to rounding,
-///   about 1e-6 relative), and their input gradient too. Otherwise all three directions are
+///   about 1e-6 relative), and both gradients too. Otherwise all three directions are
 ///   one GEMM each over the batch's `im2col` matrix `col` `[IN_C·K·K, N·OH·OW]`: `Y = W·col`,
 ///   `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by `col2im`. The forward pass never stores `col`:
 ///   [`gemm_im2col`] packs its panels straight from the (zero-padded) images; the backward pass
@@ -119,8 +119,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     /// ImageNet's 13 × 13 and CIFAR's 8 × 8 and 4 × 4 maps; measurements in `bench/NOTES.md`,
     /// sections 23 and 24; on a 3 × 3 map a single cropped tile wastes 44% of the products). The
     /// input gradient of such a layer (equal padding of at most 2 on every side) runs through
-    /// the same kernel, as the convolution of `dY` with the turned filters; the weight gradient
-    /// stays on im2col + GEMM.
+    /// the same kernel, as the convolution of `dY` with the turned filters, and the weight
+    /// gradient through its adjoint ([`winograd::weight_grad`]): no column matrix.
     pub const WINOGRAD: bool =
         K == 3 && S == 1 && IN_C >= WINOGRAD_MIN_C && OUT_C >= WINOGRAD_MIN_C;
 
@@ -486,7 +486,7 @@ impl<
         x: &Act<Chw<IN_C, H, W>>,
         _y: &Act<Chw<OUT_C, OH, OW>>,
         dy: &Act<Chw<OUT_C, OH, OW>>,
-        mut dx: Option<&mut Act<Chw<IN_C, H, W>>>,
+        dx: Option<&mut Act<Chw<IN_C, H, W>>>,
     ) {
         const {
             assert!(
@@ -510,17 +510,81 @@ impl<
             self.direct_backward(&g, n, x.as_slice(), dy.as_slice(), dx);
             return;
         }
-        let (rows, p) = (g.rows(), g.pixels());
-        let shared = rows * p >= SHARE_MIN_COL_VALUES;
+        let p = g.pixels();
+        let shared = g.rows() * p >= SHARE_MIN_COL_VALUES;
         if shared {
             swap_shared(&mut self.col, &mut self.out);
         }
-        if let Some(dx) = dx.as_deref_mut() {
+        let dx = dx.map(|dx| {
             dx.set_batch(n);
+            dx.as_mut_slice()
+        });
+        let (x, dy) = (x.as_slice(), dy.as_slice());
+        match Self::winograd_adjoint(&g) {
+            Some(gt) => self.backward_winograd(&g, n, x, dy, dx.map(|dx| (&gt, dx))),
+            None if Self::uses_winograd(&g) && dx.is_none() => {
+                self.backward_winograd(&g, n, x, dy, None)
+            }
+            None => self.backward_gemm(&g, n, x, dy, dx),
         }
-        let winograd_dx = Self::winograd_adjoint(&g);
+        if shared {
+            swap_shared(&mut self.col, &mut self.out);
+        }
+    }
+}
+
+impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
+    Conv2d<IN_C, OUT_C, K, S, P>
+{
+    /// The backward pass of a layer whose forward pass runs as Winograd
+    /// ([`Conv2d::uses_winograd`]), when its input gradient does too (`dx` with the adjoint
+    /// geometry, see [`Conv2d::winograd_adjoint`]) or is not wanted: the bias gradient as the
+    /// sums of `dY`, `dW` through [`winograd::weight_grad`], `dX` through
+    /// [`Conv2d::input_grad_winograd`]; no column matrix.
+    fn backward_winograd(
+        &mut self,
+        g: &ConvGeom,
+        n: usize,
+        x: &[f32],
+        dy: &[f32],
+        dx: Option<(&ConvGeom, &mut [f32])>,
+    ) {
+        let p = g.pixels();
+        // The bias gradient: per channel, the sum of each sample's map (in f32 lanes), then of
+        // the samples in f64.
+        let mut sums = [0f64; OUT_C];
+        for maps in dy.chunks_exact(OUT_C * p) {
+            for (s, map) in sums.iter_mut().zip(maps.chunks_exact(p)) {
+                *s += lane_sum(map) as f64;
+            }
+        }
+        for (db, s) in self.bias.grad.iter_mut().zip(sums) {
+            *db = s as f32;
+        }
+        let (cl, ol) = winograd::weight_grad_workspace(g, OUT_C, n);
+        grow(&mut self.col, cl);
+        grow(&mut self.out, ol);
+        let dw = &mut self.weight.grad;
+        winograd::weight_grad(g, OUT_C, n, x, dy, dw, &mut self.col, &mut self.out);
+        if let Some((gt, dx)) = dx {
+            self.input_grad_winograd(gt, n, dy, dx);
+        }
+    }
+
+    /// The backward pass through im2col + GEMM: per part of the batch ([`BATCH_PARTS`] on the
+    /// worker pool), the column matrix of a chunk of samples (see [`backward_chunk`]), `dW (+)=
+    /// dY·colᵀ`, and, when `dx` is wanted, `dcol = Wᵀ·dY` followed by `col2im`.
+    fn backward_gemm(
+        &mut self,
+        g: &ConvGeom,
+        n: usize,
+        x: &[f32],
+        dy: &[f32],
+        dx: Option<&mut [f32]>,
+    ) {
+        let (rows, p) = (g.rows(), g.pixels());
         let part = n.div_ceil(BATCH_PARTS);
-        let chunk = backward_chunk(&g, part);
+        let chunk = backward_chunk(g, part);
         // Per part: the column matrix of a chunk, then its gradient, and dY of the chunk as
         // [OUT_C, chunk·P]; after the parts, the partial parameter gradients of parts 1, 2, ….
         let work = (rows + OUT_C) * chunk * p;
@@ -530,18 +594,14 @@ impl<
             BATCH_PARTS * work + (BATCH_PARTS - 1) * (wl + bl),
         );
         let (works, partials) = self.col.split_at_mut(BATCH_PARTS * work);
-        let cols = BatchColumns::new(&g, x.as_slice(), &mut self.out);
+        let cols = BatchColumns::new(g, x, &mut self.out);
         let (dw, w) = self.weight.grad_mut_and_value();
         let grads = part_grads(dw, &mut self.bias.grad, partials);
         let (is, os) = (g.input_size(), OUT_C * p);
-        // The parts of dX when it goes through col2im (None for every part otherwise).
-        let mut scatter = match (&winograd_dx, dx.as_deref_mut()) {
-            (None, Some(dx)) => Some(dx.as_mut_slice().chunks_mut(part * is)),
-            _ => None,
-        };
+        // The parts of dX (None for every part when it is not wanted).
+        let mut scatter = dx.map(|dx| dx.chunks_mut(part * is));
         let dx_parts = std::iter::repeat_with(|| scatter.as_mut().and_then(Iterator::next));
         let parts = dy
-            .as_slice()
             .chunks(part * os)
             .enumerate()
             .zip(works.chunks_exact_mut(work))
@@ -600,7 +660,7 @@ impl<
                     );
                     let dxc = &mut dxs[c * chunk * is..][..m * is];
                     for (i, d) in dxc.chunks_exact_mut(is).enumerate() {
-                        col2im(&g, col, mp, i * p, d);
+                        col2im(g, col, mp, i * p, d);
                     }
                 }
             }
@@ -614,12 +674,6 @@ impl<
             partials,
             n.div_ceil(part),
         );
-        if let (Some(gt), Some(dx)) = (winograd_dx, dx) {
-            self.input_grad_winograd(&gt, n, dy.as_slice(), dx.as_mut_slice());
-        }
-        if shared {
-            swap_shared(&mut self.col, &mut self.out);
-        }
     }
 }
 
