@@ -1,23 +1,28 @@
-//! Winograd convolution `F(2×2, 3×3)` (Lavin and Gray, "Fast Algorithms for Convolutional Neural
-//! Networks", 2016): the forward pass of a stride-1 3 × 3 convolution with 16 multiplications per
-//! 2 × 2 output tile and input channel instead of 36 (2.25× fewer).
+//! Winograd convolution (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
+//! 2016) for stride-1 layers: `F(2×2, 3×3)` for 3 × 3 kernels (16 multiplications per 2 × 2
+//! output tile and input channel instead of 36: 2.25× fewer) and `F(2×2, 5×5)` for 5 × 5
+//! kernels (36 instead of 100: 2.78× fewer).
 //!
-//! Each 2 × 2 output tile `Y` of channel `o` is `Aᵀ [Σ_c (G g_oc Gᵀ) ⊙ (Bᵀ d_c B)] A`, where
-//! `g_oc` is the 3 × 3 filter and `d_c` the 4 × 4 input patch under the tile (zeros outside the
-//! input). The sum over channels, for each of the 16 positions `ξ` of the 4 × 4 products, is one
-//! matrix product `M_ξ [OC × T] = U_ξ [OC × C] · V_ξ [C × T]` over all `T` tiles of the batch, so
-//! the work is three cheap transforms and 16 GEMMs. A right or bottom tile that sticks out of an
-//! odd-sized output reads zeros and its extra outputs are dropped. The filter transform `U`
+//! With `F(m×m, r×r)` and tiles of `α = m + r − 1`, each `m × m` output tile `Y` of channel `o`
+//! is `Aᵀ [Σ_c (G g_oc Gᵀ) ⊙ (Bᵀ d_c B)] A`, where `g_oc` is the `r × r` filter and `d_c` the
+//! `α × α` input patch under the tile (zeros outside the input). The sum over channels, for each
+//! of the `α²` positions `ξ` of the products, is one matrix product
+//! `M_ξ [OC × T] = U_ξ [OC × C] · V_ξ [C × T]` over all `T` tiles of the batch, so the work is
+//! three cheap transforms and `α²` GEMMs. A right or bottom tile that sticks out of the output
+//! reads zeros and its extra outputs are dropped. The filter transform `U`
 //! ([`transform_filters`]) is written straight into the panels in which the GEMM reads it
 //! ([`gemm_packed_a`]); it depends only on the weights and the panel height, so a caller can keep
 //! it between calls of [`forward`] while both stay the same. The input gradient is the same
 //! algorithm on `dY` with the turned filters (the caller's job); the weight gradient
-//! ([`weight_grad`]) is its adjoint: 16 GEMMs over the tiles between the transforms of `dY` and
+//! ([`weight_grad`]) is its adjoint: `α²` GEMMs over the tiles between the transforms of `dY` and
 //! of the input.
 //!
-//! The result is the convolution up to rounding: the transforms add and subtract values before
-//! the products (a relative difference of about 1e-6 from the direct sum, tested against an f64
-//! reference). oneDNN, which PyTorch uses on CPUs, picks Winograd for such layers as well.
+//! The matrices are Lavin and Gray's, from the points 0, ±1 (and ±2 for `α = 6`) and ∞; the
+//! `F(2×2, 5×5)` ones share `Bᵀ` with their `F(4×4, 3×3)`. The result is the convolution up to
+//! rounding: the transforms add and subtract (and scale) values before the products, a relative
+//! difference from the direct sum of about 1e-6 for `F(2×2, 3×3)` and about 1e-5 for
+//! `F(2×2, 5×5)`, tested against an f64 reference. oneDNN, which PyTorch uses on CPUs, has
+//! Winograd kernels too.
 //!
 //! ```
 //! use dl_core::kernels::im2col::ConvGeom;
@@ -28,8 +33,8 @@
 //! let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
 //! let (w, b) = ([1.0; 9], [0.5]);
 //! let mr = winograd::filter_rows(&g, 1, 1);
-//! let mut u = vec![0.0; winograd::filters_len(1, 1, mr)];
-//! winograd::transform_filters(1, 1, mr, &w, &mut u);
+//! let mut u = vec![0.0; winograd::filters_len(3, 1, 1, mr)];
+//! winograd::transform_filters(3, 1, 1, mr, &w, &mut u);
 //! let (cl, ol) = winograd::workspace(&g, 1, 1);
 //! let (mut col, mut out, mut y) = (vec![0.0; cl], vec![0.0; ol], [0.0; 4]);
 //! winograd::forward(&g, 1, 1, &x, &u, &b, &mut y, &mut col, &mut out);
@@ -44,32 +49,62 @@ use super::{BATCH_PARTS, run_batch_parts};
 use super::{Isa, allowed};
 use std::ops::Range;
 
-/// Defines a private function whose body is compiled three times (AVX-512F, AVX2, and the
-/// baseline: SSE2 on x86-64; see [`Isa`](super::Isa)) and dispatched on the CPU's features at run time, for the
-/// transforms: loops over the samples of a tile position that the compiler vectorises, with
-/// SSE2 four lanes at a time and a scalar remainder. The helpers the body calls are
-/// `#[inline(always)]`, so that they are compiled with the features of each variant.
+/// Whether [`forward`] and [`weight_grad`] have an algorithm for `k × k` kernels (3 and 5).
+pub const fn supports(k: usize) -> bool {
+    matches!(k, 3 | 5)
+}
+
+/// `$f::<M, R, A, W>(args)` with the algorithm `W` = `F(M×M, R×R)` (tiles of `A`) for kernels of
+/// `$k`.
+macro_rules! by_kernel {
+    ($k:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $k {
+            3 => $f::<2, 3, 4, F2x3>($($arg),*),
+            5 => $f::<2, 5, 6, F2x5>($($arg),*),
+            k => panic!("winograd: no algorithm for {k}×{k} kernels"),
+        }
+    };
+}
+
+/// Defines a private function, generic over the algorithm (`M`, `R`, `A`, `W`), whose body is
+/// compiled three times (AVX-512F, AVX2, and the baseline: SSE2 on x86-64; see
+/// [`Isa`](super::Isa)) and dispatched on the CPU's features at run time, for the transforms:
+/// loops over the samples of a tile position that the compiler vectorises, with SSE2 four lanes
+/// at a time. The helpers the body calls are `#[inline(always)]`, so that they are compiled with
+/// the features of each variant.
 macro_rules! vectorised {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$doc])*
-        fn $name($($arg: $ty),*) {
+        fn $name<const M: usize, const R: usize, const A: usize, W: Algorithm<M, R, A>>(
+            $($arg: $ty),*
+        ) {
             #[cfg(target_arch = "x86_64")]
             {
                 /// # Safety
                 /// The CPU must support AVX-512F.
                 #[target_feature(enable = "avx512f")]
-                unsafe fn avx512($($arg: $ty),*) $body
+                unsafe fn avx512<
+                    const M: usize,
+                    const R: usize,
+                    const A: usize,
+                    W: Algorithm<M, R, A>,
+                >($($arg: $ty),*) $body
                 /// # Safety
                 /// The CPU must support AVX2 and FMA.
                 #[target_feature(enable = "avx2,fma")]
-                unsafe fn avx2($($arg: $ty),*) $body
+                unsafe fn avx2<
+                    const M: usize,
+                    const R: usize,
+                    const A: usize,
+                    W: Algorithm<M, R, A>,
+                >($($arg: $ty),*) $body
                 if allowed(Isa::Avx512) {
                     // SAFETY: `allowed` detected AVX-512F.
-                    return unsafe { avx512($($arg),*) };
+                    return unsafe { avx512::<M, R, A, W>($($arg),*) };
                 }
                 if allowed(Isa::Avx2) {
-                    // SAFETY: `allowed` detected AVX2.
-                    return unsafe { avx2($($arg),*) };
+                    // SAFETY: `allowed` detected AVX2 and FMA.
+                    return unsafe { avx2::<M, R, A, W>($($arg),*) };
                 }
             }
             $body
@@ -77,39 +112,161 @@ macro_rules! vectorised {
     };
 }
 
-/// Positions of the 4 × 4 transformed tile.
-const XI: usize = 16;
+/// One algorithm `F(M×M, R×R)` with tiles of `A = M + R − 1`: its matrices applied to lines of
+/// values (each line holds one value of a tile for every sample, see [`combine!`]), or to single
+/// values for the filters.
+trait Algorithm<const M: usize, const R: usize, const A: usize> {
+    /// `out = Bᵀ·d`: the input transform of `A` lines.
+    fn bt(out: [&mut [f32]; A], d: [&[f32]; A]);
+    /// `out = Aᵀ·d + bias`: the output transform of `A` lines.
+    fn at(out: [&mut [f32]; M], d: [&[f32]; A], bias: f32);
+    /// `out = A·d`: the adjoint of [`Algorithm::at`] (the output gradient's transform).
+    fn a(out: [&mut [f32]; A], d: [&[f32]; M]);
+    /// `G·f`: the filter transform of one line of a filter.
+    fn g(f: [f32; R]) -> [f32; A];
+    /// `Gᵀ·u`: the adjoint of [`Algorithm::g`] (the weight gradient's transform).
+    fn gt(u: [f32; A]) -> [f32; R];
+}
+
+/// `F(2×2, 3×3)`: `Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]`,
+/// `Aᵀ = [1 1 1 0; 0 1 −1 −1]`, `G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]`.
+struct F2x3;
+
+impl Algorithm<2, 3, 4> for F2x3 {
+    #[inline(always)]
+    fn bt([o0, o1, o2, o3]: [&mut [f32]; 4], d: [&[f32]; 4]) {
+        combine4(o0, d, |[a, _, c, _]| a - c);
+        combine4(o1, d, |[_, b, c, _]| b + c);
+        combine4(o2, d, |[_, b, c, _]| c - b);
+        combine4(o3, d, |[_, b, _, d]| b - d);
+    }
+    #[inline(always)]
+    fn at([o0, o1]: [&mut [f32]; 2], d: [&[f32]; 4], bias: f32) {
+        combine4(o0, d, |[a, b, c, _]| a + b + c + bias);
+        combine4(o1, d, |[_, b, c, d]| b - c - d + bias);
+    }
+    #[inline(always)]
+    fn a([o0, o1, o2, o3]: [&mut [f32]; 4], d: [&[f32]; 2]) {
+        combine2(o0, d, |[a, _]| a);
+        combine2(o1, d, |[a, b]| a + b);
+        combine2(o2, d, |[a, b]| a - b);
+        combine2(o3, d, |[_, b]| -b);
+    }
+    #[inline(always)]
+    fn g([f0, f1, f2]: [f32; 3]) -> [f32; 4] {
+        [f0, 0.5 * (f0 + f1 + f2), 0.5 * (f0 - f1 + f2), f2]
+    }
+    #[inline(always)]
+    fn gt([u0, u1, u2, u3]: [f32; 4]) -> [f32; 3] {
+        let h = 0.5 * (u1 + u2);
+        [u0 + h, 0.5 * (u1 - u2), h + u3]
+    }
+}
+
+/// `F(2×2, 5×5)`: `Bᵀ` the 6 × 6 one of `F(4×4, 3×3)` (rows `[4 0 −5 0 1 0]`,
+/// `[0 −4 −4 1 1 0]`, `[0 4 −4 −1 1 0]`, `[0 −2 −1 2 1 0]`, `[0 2 −1 −2 1 0]`,
+/// `[0 4 0 −5 0 1]`), `Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 1]`, and `G` with rows `[¼ 0 0 0 0]`,
+/// `−⅙ [1 1 1 1 1]`, `−⅙ [1 −1 1 −1 1]`, `1/24 [1 2 4 8 16]`, `1/24 [1 −2 4 −8 16]`,
+/// `[0 0 0 0 1]`.
+struct F2x5;
+
+impl Algorithm<2, 5, 6> for F2x5 {
+    #[inline(always)]
+    fn bt([o0, o1, o2, o3, o4, o5]: [&mut [f32]; 6], d: [&[f32]; 6]) {
+        combine6(o0, d, |[a, _, c, _, e, _]| 4.0 * a - 5.0 * c + e);
+        combine6(o1, d, |[_, b, c, d, e, _]| -4.0 * (b + c) + (d + e));
+        combine6(o2, d, |[_, b, c, d, e, _]| 4.0 * (b - c) + (e - d));
+        combine6(o3, d, |[_, b, c, d, e, _]| 2.0 * (d - b) + (e - c));
+        combine6(o4, d, |[_, b, c, d, e, _]| 2.0 * (b - d) + (e - c));
+        combine6(o5, d, |[_, b, _, d, _, f]| 4.0 * b - 5.0 * d + f);
+    }
+    #[inline(always)]
+    fn at([o0, o1]: [&mut [f32]; 2], d: [&[f32]; 6], bias: f32) {
+        combine6(o0, d, |[a, b, c, d, e, _]| a + (b + c) + (d + e) + bias);
+        combine6(o1, d, |[_, b, c, d, e, f]| {
+            (b - c) + 2.0 * (d - e) + f + bias
+        });
+    }
+    #[inline(always)]
+    fn a([o0, o1, o2, o3, o4, o5]: [&mut [f32]; 6], d: [&[f32]; 2]) {
+        combine2(o0, d, |[a, _]| a);
+        combine2(o1, d, |[a, b]| a + b);
+        combine2(o2, d, |[a, b]| a - b);
+        combine2(o3, d, |[a, b]| a + 2.0 * b);
+        combine2(o4, d, |[a, b]| a - 2.0 * b);
+        combine2(o5, d, |[_, b]| b);
+    }
+    #[inline(always)]
+    fn g([f0, f1, f2, f3, f4]: [f32; 5]) -> [f32; 6] {
+        let (even, odd) = (f0 + f2 + f4, f1 + f3);
+        let (even2, odd2) = (f0 + 4.0 * f2 + 16.0 * f4, 2.0 * f1 + 8.0 * f3);
+        [
+            0.25 * f0,
+            -(even + odd) / 6.0,
+            -(even - odd) / 6.0,
+            (even2 + odd2) / 24.0,
+            (even2 - odd2) / 24.0,
+            f4,
+        ]
+    }
+    #[inline(always)]
+    fn gt([u0, u1, u2, u3, u4, u5]: [f32; 6]) -> [f32; 5] {
+        let (s12, d12, s34, d34) = (u1 + u2, u2 - u1, u3 + u4, u3 - u4);
+        [
+            0.25 * u0 - s12 / 6.0 + s34 / 24.0,
+            d12 / 6.0 + d34 / 12.0,
+            (s34 - s12) / 6.0,
+            d12 / 6.0 + d34 / 3.0,
+            2.0 * s34 / 3.0 - s12 / 6.0 + u5,
+        ]
+    }
+}
+
+/// The most positions of a transformed tile (`α²` for `α = 6`).
+const MAX_XI: usize = 36;
 
 /// The distance between consecutive planes of `len` values in the workspaces: an odd number of
-/// 64-byte lines. The 16 planes are walked together (element `k` of each in turn), and planes a
+/// 64-byte lines. The planes are walked together (element `k` of each in turn), and planes a
 /// multiple of 4 KiB apart (CIFAR's `384 · 256` filters) would all map to the same L1 sets, more
 /// lines than its 12 ways hold, so that every access missed (bench/NOTES.md, section 23).
 fn plane(len: usize) -> usize {
     (len.div_ceil(16) | 1) * 16
 }
 
-/// Output tiles of the geometry: `(tile rows, tile columns)`.
-fn tiles(g: &ConvGeom) -> (usize, usize) {
-    (g.out_h.div_ceil(2), g.out_w.div_ceil(2))
+/// The output tile size `m` and the tile size `α` of the algorithm for `k × k` kernels.
+fn sizes(k: usize) -> (usize, usize) {
+    (2, k + 1)
 }
 
-/// The scratch one part of the transforms needs for `n` samples: a padded input plane of every
-/// sample (samples innermost) and the 16 rows of a tile's row transform; the output transform's
-/// 12 rows and its staged output channel (`OH·OW·n ≤ (PH·PW − 4)·n`) fit in it too.
+/// Output tiles of the geometry: `(tile rows, tile columns)`.
+fn tiles(g: &ConvGeom) -> (usize, usize) {
+    let (m, _) = sizes(g.kernel);
+    (g.out_h.div_ceil(m), g.out_w.div_ceil(m))
+}
+
+/// The scratch one part of the transforms needs for `n` samples: the largest of the input
+/// transform's (a padded input plane of every sample, samples innermost, and the row transforms
+/// of `α` plane rows: `α` lines per tile column), the output transform's (`α·m + m²` rows and
+/// its staged output channel) and the output gradient's (its plane and `m·α` rows).
 fn scratch_len(g: &ConvGeom, n: usize) -> usize {
+    let (m, a) = sizes(g.kernel);
     let (th, tw) = tiles(g);
-    ((2 * th + 2) * (2 * tw + 2) + XI) * n
+    let input = (m * th + a - m) * (m * tw + a - m) + a * tw * a;
+    let output = a * m + m * m + g.pixels();
+    let output_grad = m * th * m * tw + m * a;
+    input.max(output).max(output_grad) * n
 }
 
 /// The workspace [`forward`] needs for `oc` output channels and `n` samples: `(col, out)` lengths
 /// (`col` holds the transformed input tiles and one scratch per part of the batch split; `out`
-/// the 16 products).
+/// the `α²` products).
 pub fn workspace(g: &ConvGeom, oc: usize, n: usize) -> (usize, usize) {
+    let (_, a) = sizes(g.kernel);
     let (th, tw) = tiles(g);
     let t = n * th * tw;
     (
-        XI * plane(g.channels * t) + BATCH_PARTS * scratch_len(g, n),
-        XI * plane(oc * t),
+        a * a * plane(g.channels * t) + BATCH_PARTS * scratch_len(g, n),
+        a * a * plane(oc * t),
     )
 }
 
@@ -120,42 +277,44 @@ pub fn filter_rows(g: &ConvGeom, oc: usize, n: usize) -> usize {
     packed_a_rows(oc, n * th * tw)
 }
 
-/// The length of the transformed filters of `c` input and `oc` output channels in panels of
-/// `mr` rows (see [`transform_filters`]).
-pub fn filters_len(c: usize, oc: usize, mr: usize) -> usize {
-    XI * plane(packed_len(oc, c, mr))
+/// The length of the transformed `k × k` filters of `c` input and `oc` output channels in panels
+/// of `mr` rows (see [`transform_filters`]).
+pub fn filters_len(k: usize, c: usize, oc: usize, mr: usize) -> usize {
+    let (_, a) = sizes(k);
+    a * a * plane(packed_len(oc, c, mr))
 }
 
-/// `U`, the transforms of the 3 × 3 filters `w` `[oc, c, 3, 3]`, into `u` (at least
-/// [`filters_len`] long) for [`forward`]: 16 planes `U_ξ` `[oc, c]`, each packed in panels of
+/// `U`, the transforms of the `k × k` filters `w` `[oc, c, k, k]`, into `u` (at least
+/// [`filters_len`] long) for [`forward`]: `α²` planes `U_ξ` `[oc, c]`, each packed in panels of
 /// `mr` rows as [`pack_a_panels`](super::gemm::pack_a_panels) lays them out; in
 /// [`BATCH_PARTS`] parts (halves of the panels) on the worker pool.
 ///
 /// # Panics
-/// If `w` or `u` is too short, or `mr` is 0.
-pub fn transform_filters(c: usize, oc: usize, mr: usize, w: &[f32], u: &mut [f32]) {
+/// If `k` has no algorithm ([`supports`]), `w` or `u` is too short, or `mr` is 0.
+pub fn transform_filters(k: usize, c: usize, oc: usize, mr: usize, w: &[f32], u: &mut [f32]) {
     const { assert!(BATCH_PARTS == 2, "the transform splits in halves") };
+    assert!(supports(k), "winograd: no algorithm for {k}×{k} kernels");
+    let (_, a) = sizes(k);
     let len = packed_len(oc, c, mr);
     assert!(
-        w.len() >= oc * c * 9 && u.len() >= XI * plane(len),
+        w.len() >= oc * c * k * k && u.len() >= a * a * plane(len),
         "winograd: filters too short"
     );
     let panels = halves(oc.div_ceil(mr));
-    let us = split_planes(planes(u, plane(len), len), panels[1].start * mr * c);
+    let us = split_planes(planes(u, plane(len), len, a * a), panels[1].start * mr * c);
     let parts = panels.into_iter().zip(us);
     run_batch_parts(parts, &|(panels, us)| {
-        transform_panels(w, (oc, c, mr), panels, us)
+        by_kernel!(k, transform_panels(w, (oc, c, mr), panels, us))
     });
 }
 
-/// The 16 planes of `len` values, `stride` apart, at the start of `buf`.
-fn planes(buf: &mut [f32], stride: usize, len: usize) -> [&mut [f32]; XI] {
-    let mut it = buf.chunks_exact_mut(stride);
-    std::array::from_fn(|_| {
-        let p = it
-            .next()
-            .expect("invariant: the workspace holds 16 planes (checked by forward)");
-        &mut p[..len]
+/// The first `xi` planes of `len` values, `stride` apart, at the start of `buf` (the others
+/// empty).
+fn planes(buf: &mut [f32], stride: usize, len: usize, xi: usize) -> [&mut [f32]; MAX_XI] {
+    let mut it = buf.chunks_exact_mut(stride).take(xi);
+    std::array::from_fn(|_| match it.next() {
+        Some(p) => &mut p[..len],
+        None => &mut [],
     })
 }
 
@@ -172,18 +331,27 @@ fn halves(len: usize) -> [Range<usize>; 2] {
     [0..mid, mid..len]
 }
 
-/// Every plane cut at `at`: the heads and the tails.
-fn split_planes(ps: [&mut [f32]; XI], at: usize) -> [[&mut [f32]; XI]; 2] {
-    let mut heads: [&mut [f32]; XI] = Default::default();
-    let mut tails: [&mut [f32]; XI] = Default::default();
+/// Every plane cut at `at` (empty planes stay empty): the heads and the tails.
+fn split_planes(ps: [&mut [f32]; MAX_XI], at: usize) -> [[&mut [f32]; MAX_XI]; 2] {
+    let mut heads: [&mut [f32]; MAX_XI] = std::array::from_fn(|_| Default::default());
+    let mut tails: [&mut [f32]; MAX_XI] = std::array::from_fn(|_| Default::default());
     for ((h, t), p) in heads.iter_mut().zip(&mut tails).zip(ps) {
+        let at = at.min(p.len());
         (*h, *t) = p.split_at_mut(at);
     }
     [heads, tails]
 }
 
-/// `y = conv(x, w) + b` for `n` samples of a stride-1 3 × 3 geometry `g` with `oc` output
-/// channels: `x` `[n, C, H, W]`, `u` the filters `w` `[oc, C, 3, 3]` transformed by
+/// Checks that `g` is a stride-1 geometry with an algorithm.
+fn check_geometry(g: &ConvGeom) {
+    assert!(
+        supports(g.kernel) && g.stride == 1,
+        "winograd: a stride-1 3×3 or 5×5 geometry"
+    );
+}
+
+/// `y = conv(x, w) + b` for `n` samples of a stride-1 `k × k` geometry `g` (`k` 3 or 5) with `oc`
+/// output channels: `x` `[n, C, H, W]`, `u` the filters `w` `[oc, C, k, k]` transformed by
 /// [`transform_filters`] in panels of [`filter_rows`]`(g, oc, n)` rows, `b` `[oc]`, `y`
 /// `[n, oc, OH, OW]`; `col` and `out` are workspaces of at least the lengths given by
 /// [`workspace`]. The transforms run in [`BATCH_PARTS`] parts on the worker pool (input by
@@ -191,7 +359,7 @@ fn split_planes(ps: [&mut [f32]; XI], at: usize) -> [[&mut [f32]; XI]; 2] {
 /// is the same at every thread count.
 ///
 /// # Panics
-/// If `g` is not a stride-1 3 × 3 geometry or a slice is shorter than its shape needs.
+/// If `g` is not such a geometry or a slice is shorter than its shape needs.
 #[allow(clippy::too_many_arguments)]
 pub fn forward(
     g: &ConvGeom,
@@ -205,11 +373,10 @@ pub fn forward(
     out: &mut [f32],
 ) {
     const { assert!(BATCH_PARTS == 2, "the transforms split in halves") };
-    assert!(
-        g.kernel == 3 && g.stride == 1,
-        "winograd: a stride-1 3×3 geometry"
-    );
+    check_geometry(g);
     let c = g.channels;
+    let (_, a) = sizes(g.kernel);
+    let xi = a * a;
     let (th, tw) = tiles(g);
     let t = n * th * tw;
     let (cl, ol) = workspace(g, oc, n);
@@ -221,21 +388,14 @@ pub fn forward(
     let (sv, sm) = (plane(c * t), plane(oc * t));
     assert!(
         x.len() >= n * g.input_size()
-            && u.len() >= XI * su
+            && u.len() >= xi * su
             && b.len() >= oc
             && y.len() >= n * oc * g.pixels(),
         "winograd: operand too short"
     );
-    let (v, scratch) = col.split_at_mut(XI * sv);
-    let scratches = scratch.chunks_exact_mut(scratch_len(g, n));
-    // Input tiles by halves of the input channels.
-    let cs = halves(c);
-    let vs = split_planes(planes(v, sv, c * t), cs[1].start * t);
-    let parts = cs.into_iter().zip(vs).zip(scratches);
-    run_batch_parts(parts, &|((cs, vs), sc)| {
-        transform_input(g, n, x, cs, vs, sc)
-    });
-    let m = &mut out[..XI * sm];
+    let (v, scratch) = col.split_at_mut(xi * sv);
+    input_tiles(g, n, x, v, sv, scratch);
+    let m = &mut out[..xi * sm];
     for ((u, v), m) in u
         .chunks_exact(su)
         .zip(v.chunks_exact(sv))
@@ -251,35 +411,53 @@ pub fn forward(
     let scratches = scratch.chunks_exact_mut(scratch_len(g, n));
     let parts = ss.into_iter().zip([y0, y1]).zip(scratches);
     run_batch_parts(parts, &|((ss, ys), sc)| {
-        transform_output(g, n, oc, m, sm, b, ss, ys, sc)
+        by_kernel!(g.kernel, transform_output(g, n, oc, m, sm, b, ss, ys, sc))
+    });
+}
+
+/// `V`, the transformed input tiles of `x` (`[n, C, H, W]`), into the planes of `v` (`sv`
+/// apart), by halves of the input channels on the worker pool, with the scratches in `scratch`.
+fn input_tiles(g: &ConvGeom, n: usize, x: &[f32], v: &mut [f32], sv: usize, scratch: &mut [f32]) {
+    let (c, (_, a)) = (g.channels, sizes(g.kernel));
+    let (th, tw) = tiles(g);
+    let t = n * th * tw;
+    let cs = halves(c);
+    let vs = split_planes(planes(v, sv, c * t, a * a), cs[1].start * t);
+    let scratches = scratch.chunks_exact_mut(scratch_len(g, n));
+    let parts = cs.into_iter().zip(vs).zip(scratches);
+    run_batch_parts(parts, &|((cs, vs), sc)| {
+        by_kernel!(g.kernel, transform_input(g, n, x, cs, vs, sc))
     });
 }
 
 /// The workspace [`weight_grad`] needs for `oc` output channels and `n` samples: `(col, out)`
 /// lengths (`col` as for [`forward`]: the input tiles and the scratch; `out` the transformed
-/// output gradients `[16, oc, T]`, then the 16 products `[16, oc, C]`).
+/// output gradients `[α², oc, T]`, then the `α²` products `[α², oc, C]`).
 pub fn weight_grad_workspace(g: &ConvGeom, oc: usize, n: usize) -> (usize, usize) {
+    let (_, a) = sizes(g.kernel);
     let (th, tw) = tiles(g);
     let t = n * th * tw;
     (
         workspace(g, oc, n).0,
-        XI * plane(oc * t) + XI * plane(oc * g.channels),
+        a * a * (plane(oc * t) + plane(oc * g.channels)),
     )
 }
 
 /// `dW`, the weight gradient of [`forward`] for the output gradient `dy` `[n, oc, OH, OW]` and
-/// the input `x` `[n, C, H, W]` of a stride-1 3 × 3 geometry `g`, into `dw` `[oc, C, 3, 3]`
+/// the input `x` `[n, C, H, W]` of a stride-1 `k × k` geometry `g`, into `dw` `[oc, C, k, k]`
 /// (overwritten): `dW[o, c, u, v] = Σ_{s,i,j} dY[s, o, i, j] · x[s, c, i + u − pad_top,
 /// j + v − pad_left]`, as the adjoint of the forward algorithm: `dW = Gᵀ [Σ_t (A dY_t Aᵀ) ⊙
-/// (Bᵀ d_t B)] G` over the output tiles `t`, the sum for each of the 16 positions `ξ` one
-/// product `dU_ξ [oc × C] = dM_ξ [oc × T] · V_ξᵀ [T × C]` (16 products of depth `T` where im2col
-/// needs one with 9 times the columns and 4 times the depth: 2.25× fewer multiplications, and no
-/// column matrix). `col` and `out` are workspaces of at least the lengths given by [`weight_grad_workspace`].
-/// The transforms run in [`BATCH_PARTS`] parts on the worker pool (by channels), the products
-/// through [`gemm`]'s own split; the result is the same at every thread count.
+/// (Bᵀ d_t B)] G` over the output tiles `t`, the sum for each of the `α²` positions `ξ` one
+/// product `dU_ξ [oc × C] = dM_ξ [oc × T] · V_ξᵀ [T × C]` (for 3 × 3 kernels, 16 products of
+/// depth `T` where im2col needs one with 9 times the columns and 4 times the depth: 2.25× fewer
+/// multiplications, and no column matrix). `col` and `out` are workspaces of at least the
+/// lengths given by [`weight_grad_workspace`]. The transforms run in [`BATCH_PARTS`] parts on
+/// the worker pool (by channels), the products through [`gemm`]'s own split; the result is the
+/// same at every thread count.
 ///
 /// # Panics
-/// If `g` is not a stride-1 3 × 3 geometry or a slice is shorter than its shape needs.
+/// If `g` is not a stride-1 geometry with an algorithm or a slice is shorter than its shape
+/// needs.
 #[allow(clippy::too_many_arguments)]
 pub fn weight_grad(
     g: &ConvGeom,
@@ -292,11 +470,10 @@ pub fn weight_grad(
     out: &mut [f32],
 ) {
     const { assert!(BATCH_PARTS == 2, "the transforms split in halves") };
-    assert!(
-        g.kernel == 3 && g.stride == 1,
-        "winograd: a stride-1 3×3 geometry"
-    );
-    let c = g.channels;
+    check_geometry(g);
+    let (c, k) = (g.channels, g.kernel);
+    let (_, a) = sizes(k);
+    let xi = a * a;
     let (th, tw) = tiles(g);
     let t = n * th * tw;
     let (cl, ol) = weight_grad_workspace(g, oc, n);
@@ -305,72 +482,102 @@ pub fn weight_grad(
         "winograd: workspace too short"
     );
     assert!(
-        x.len() >= n * g.input_size() && dy.len() >= n * oc * g.pixels() && dw.len() >= oc * c * 9,
+        x.len() >= n * g.input_size()
+            && dy.len() >= n * oc * g.pixels()
+            && dw.len() >= oc * c * k * k,
         "winograd: operand too short"
     );
     let (sv, sm, su) = (plane(c * t), plane(oc * t), plane(oc * c));
-    let (v, scratch) = col.split_at_mut(XI * sv);
-    let cs = halves(c);
-    let vs = split_planes(planes(v, sv, c * t), cs[1].start * t);
-    let parts = cs
-        .into_iter()
-        .zip(vs)
-        .zip(scratch.chunks_exact_mut(scratch_len(g, n)));
-    run_batch_parts(parts, &|((cs, vs), sc)| {
-        transform_input(g, n, x, cs, vs, sc)
-    });
-    let (m, du) = out.split_at_mut(XI * sm);
+    let (v, scratch) = col.split_at_mut(xi * sv);
+    input_tiles(g, n, x, v, sv, scratch);
+    let (m, du) = out.split_at_mut(xi * sm);
     let os = halves(oc);
-    let ms = split_planes(planes(m, sm, oc * t), os[1].start * t);
+    let ms = split_planes(planes(m, sm, oc * t, xi), os[1].start * t);
     let parts = os
         .into_iter()
         .zip(ms)
         .zip(scratch.chunks_exact_mut(scratch_len(g, n)));
     run_batch_parts(parts, &|((os, ms), sc)| {
-        transform_output_grad(g, n, oc, dy, os, ms, sc)
+        by_kernel!(k, transform_output_grad(g, n, oc, dy, os, ms, sc))
     });
-    let du = &mut du[..XI * su];
+    let du = &mut du[..xi * su];
     for ((m, v), du) in m
         .chunks_exact(sm)
         .zip(v.chunks_exact(sv))
         .zip(du.chunks_exact_mut(su))
+        .take(xi)
     {
         // dU_ξ = dM_ξ · V_ξᵀ.
         gemm(Trans::N, Trans::T, oc, c, t, 1.0, m, t, v, t, 0.0, du, c);
     }
     let du = &*du;
     let os = halves(oc);
-    let (dw0, dw1) = dw[..oc * c * 9].split_at_mut(os[1].start * c * 9);
+    let (dw0, dw1) = dw[..oc * c * k * k].split_at_mut(os[1].start * c * k * k);
     run_batch_parts(os.into_iter().zip([dw0, dw1]), &|(os, dws)| {
-        transform_filter_grads(c, du, su, os, dws)
+        by_kernel!(k, transform_filter_grads(c, du, su, os, dws))
     });
 }
 
+/// `[f(0), …, f(N − 1)]`, always inlined: `std::array::from_fn` and `array::map` were not inlined
+/// into the vectorised variants, and the calls to them and to their closures for every line of a
+/// transform took a fifth of the time of ImageNet AlexNet's 5 × 5 layer.
+#[inline(always)]
+fn array<T, const N: usize>(mut f: impl FnMut(usize) -> T) -> [T; N] {
+    let mut out = [const { std::mem::MaybeUninit::<T>::uninit() }; N];
+    for (k, o) in out.iter_mut().enumerate() {
+        o.write(f(k));
+    }
+    // SAFETY: every element was written above; `[MaybeUninit<T>; N]` and `[T; N]` have the same
+    // layout, and `out` (of `MaybeUninit`s) drops nothing after the copy.
+    unsafe { std::mem::transmute_copy(&out) }
+}
+
+/// The `A` lines of `lines` (each `n` long, one after the other) as an array.
+#[inline(always)]
+fn lines_mut<const A: usize>(lines: &mut [f32], n: usize) -> [&mut [f32]; A] {
+    let mut it = lines.chunks_exact_mut(n);
+    array(|_| it.next().expect("invariant: A lines of n"))
+}
+
+/// The lines `at(i)` of the planes `ps` for `i < A` (distinct planes), `n` values from `t0`.
+#[inline(always)]
+fn plane_lines<'a, const A: usize>(
+    ps: &'a mut [&mut [f32]; MAX_XI],
+    at: impl Fn(usize) -> usize,
+    t0: usize,
+    n: usize,
+) -> [&'a mut [f32]; A] {
+    let mut ps = ps
+        .get_disjoint_mut(array::<usize, A>(at))
+        .expect("invariant: distinct planes")
+        .into_iter();
+    array(|_| &mut ps.next().expect("invariant: A planes")[t0..][..n])
+}
+
 vectorised! {
-/// `dM_ξ[o, t] = (A dY_ot Aᵀ)_ξ` with `A = [1 0; 1 1; 1 −1; 0 −1]` (the adjoint of the output
-/// transform of [`transform_output`]) for the output channels `os` (`ms[ξ]` holds their rows
-/// `[os.len(), T]`), tiles ordered as in [`transform_input`], outputs past `OH × OW` zero. Each
-/// channel's gradient is first copied into `scratch` with the samples innermost, as the input in
-/// [`transform_input`].
+/// `dM_ξ[o, t] = (A dY_ot Aᵀ)_ξ` (the adjoint of the output transform of [`transform_output`])
+/// for the output channels `os` (`ms[ξ]` holds their rows `[os.len(), T]`), tiles ordered as in
+/// [`transform_input`], outputs past `OH × OW` zero. Each channel's gradient is first copied into
+/// `scratch` with the samples innermost, as the input in [`transform_input`].
 fn transform_output_grad(
     g: &ConvGeom,
     n: usize,
     oc: usize,
     dy: &[f32],
     os: Range<usize>,
-    ms: [&mut [f32]; XI],
+    ms: [&mut [f32]; MAX_XI],
     scratch: &mut [f32],
 ) {
     let mut ms = ms;
     let (th, tw) = tiles(g);
     let t = n * th * tw;
     let (oh, ow) = (g.out_h, g.out_w);
-    let (ph, pw) = (2 * th, 2 * tw);
+    let (ph, pw) = (M * th, M * tw);
     let (plane, e) = scratch.split_at_mut(ph * pw * n);
-    let e = &mut e[..8 * n];
+    let e = &mut e[..M * A * n];
     let ohw = oh * ow;
     for (ol, o) in os.enumerate() {
-        // Rows and columns past the output (an odd size) stay zero.
+        // Rows and columns past the output stay zero.
         plane.fill(0.0);
         for s in 0..n {
             let src = &dy[(s * oc + o) * ohw..][..ohw];
@@ -383,21 +590,16 @@ fn transform_output_grad(
         }
         for ty in 0..th {
             for tx in 0..tw {
-                let d = |k: usize, l: usize| &plane[((2 * ty + k) * pw + 2 * tx + l) * n..][..n];
-                // dY·Aᵀ along the 2 rows of the tile: e[4k + j].
-                for (k, ek) in e.chunks_exact_mut(4 * n).enumerate() {
-                    let mut ek = ek.chunks_exact_mut(n);
-                    let out = std::array::from_fn(|_| ek.next().expect("4 rows of n"));
-                    apply_a(out, [d(k, 0), d(k, 1)]);
+                let d = |k: usize, l: usize| &plane[((M * ty + k) * pw + M * tx + l) * n..][..n];
+                // dY·Aᵀ along the M rows of the tile: e[A·k + j].
+                for (k, ek) in e.chunks_exact_mut(A * n).enumerate() {
+                    W::a(lines_mut(ek, n), array(|l| d(k, l)));
                 }
                 // A·(dY·Aᵀ) down the columns, into dM_ξ.
                 let t0 = ol * t + (ty * tw + tx) * n;
-                for j in 0..4 {
-                    let out = ms
-                        .get_disjoint_mut([j, 4 + j, 8 + j, 12 + j])
-                        .expect("invariant: four distinct planes")
-                        .map(|m| &mut m[t0..][..n]);
-                    apply_a(out, [&e[j * n..][..n], &e[(4 + j) * n..][..n]]);
+                for j in 0..A {
+                    let out = plane_lines(&mut ms, |i| A * i + j, t0, n);
+                    W::a(out, array(|k| &e[(A * k + j) * n..][..n]));
                 }
             }
         }
@@ -405,37 +607,28 @@ fn transform_output_grad(
 }
 }
 
-/// `out = A·d` for two lines `d`: `d0`, `d0 + d1`, `d0 − d1`, `−d1`.
-#[inline(always)]
-fn apply_a(out: [&mut [f32]; 4], [d0, d1]: [&[f32]; 2]) {
-    let [o0, o1, o2, o3] = out;
-    let d = [d0, d1, d0, d1];
-    combine(o0, d, |[a, ..]| a);
-    combine(o1, d, |[a, b, ..]| a + b);
-    combine(o2, d, |[a, b, ..]| a - b);
-    combine(o3, d, |[_, b, ..]| -b);
-}
-
-/// `dW[o, c] = Gᵀ dU_oc G` (3 × 3) with `Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1]`, the adjoint of the
-/// filter transform of [`transform_filter`], for the output channels `os` (`dws` holds their
-/// filters `[os.len(), C, 3, 3]`), from the 16 planes `dU_ξ` `[oc, C]` `su` apart in `du`.
-fn transform_filter_grads(c: usize, du: &[f32], su: usize, os: Range<usize>, dws: &mut [f32]) {
-    let gt = |r: [f32; 4]| {
-        let h = 0.5 * (r[1] + r[2]);
-        [r[0] + h, 0.5 * (r[1] - r[2]), h + r[3]]
-    };
-    for (k, f) in (os.start * c..os.end * c).zip(dws.chunks_exact_mut(9)) {
-        // Gᵀ·dU (3 × 4), column by column of dU.
-        let mut gu = [[0.0f32; 4]; 3];
-        for j in 0..4 {
-            let col = gt(std::array::from_fn(|i| du[(4 * i + j) * su + k]));
+/// `dW[o, c] = Gᵀ dU_oc G` (`R × R`), the adjoint of the filter transform of
+/// [`transform_panels`], for the output channels `os` (`dws` holds their filters
+/// `[os.len(), C, R, R]`), from the `A²` planes `dU_ξ` `[oc, C]` `su` apart in `du`.
+fn transform_filter_grads<const M: usize, const R: usize, const A: usize, W: Algorithm<M, R, A>>(
+    c: usize,
+    du: &[f32],
+    su: usize,
+    os: Range<usize>,
+    dws: &mut [f32],
+) {
+    for (k, f) in (os.start * c..os.end * c).zip(dws.chunks_exact_mut(R * R)) {
+        // Gᵀ·dU (R × A), column by column of dU.
+        let mut gu = [[0.0f32; A]; R];
+        for j in 0..A {
+            let col = W::gt(array(|i| du[(A * i + j) * su + k]));
             for (row, v) in gu.iter_mut().zip(col) {
                 row[j] = v;
             }
         }
         // (Gᵀ·dU)·G.
-        for (fr, r) in f.chunks_exact_mut(3).zip(gu) {
-            fr.copy_from_slice(&gt(r));
+        for (fr, r) in f.chunks_exact_mut(R).zip(gu) {
+            fr.copy_from_slice(&W::gt(r));
         }
     }
 }
@@ -444,77 +637,65 @@ fn transform_filter_grads(c: usize, du: &[f32], su: usize, os: Range<usize>, dws
 /// every `U_ξ`, packed as [`transform_filters`] says (`us[ξ]` holds these panels, rows past `oc`
 /// zero): panel by panel, input channel by input channel, so that the writes are contiguous and
 /// the panel's `mr` filter rows are read in step.
-fn transform_panels(
+fn transform_panels<const M: usize, const R: usize, const A: usize, W: Algorithm<M, R, A>>(
     w: &[f32],
     (oc, c, mr): (usize, usize, usize),
     panels: Range<usize>,
-    mut us: [&mut [f32]; XI],
+    mut us: [&mut [f32]; MAX_XI],
 ) {
     for (q, panel) in panels.enumerate() {
         for ci in 0..c {
             let at = (q * c + ci) * mr;
             for r in 0..mr {
                 let o = panel * mr + r;
-                let u = if o < oc {
-                    transform_filter(&w[(o * c + ci) * 9..][..9])
-                } else {
-                    [0.0; XI]
-                };
-                for (plane, val) in us.iter_mut().zip(u) {
-                    plane[at + r] = val;
+                if o >= oc {
+                    for plane in us.iter_mut().take(A * A) {
+                        plane[at + r] = 0.0;
+                    }
+                    continue;
+                }
+                // G·g (A × R), column by column of g, then (G·g)·Gᵀ row by row.
+                let g = &w[(o * c + ci) * R * R..][..R * R];
+                let mut gg = [[0.0f32; R]; A];
+                for j in 0..R {
+                    let col = W::g(array(|i| g[R * i + j]));
+                    for (row, v) in gg.iter_mut().zip(col) {
+                        row[j] = v;
+                    }
+                }
+                for (i, row) in gg.into_iter().enumerate() {
+                    for (j, v) in W::g(row).into_iter().enumerate() {
+                        us[A * i + j][at + r] = v;
+                    }
                 }
             }
         }
     }
 }
 
-/// `G g Gᵀ` (4 × 4, row-major) for the 3 × 3 filter `g`, with
-/// `G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]`.
-fn transform_filter(g: &[f32]) -> [f32; XI] {
-    // G·g (4 × 3), column by column of g.
-    let mut gg = [[0.0f32; 3]; 4];
-    for j in 0..3 {
-        let (g0, g1, g2) = (g[j], g[3 + j], g[6 + j]);
-        gg[0][j] = g0;
-        gg[1][j] = 0.5 * (g0 + g1 + g2);
-        gg[2][j] = 0.5 * (g0 - g1 + g2);
-        gg[3][j] = g2;
-    }
-    // (G·g)·Gᵀ.
-    let mut u = [0.0; XI];
-    for (ui, r) in u.chunks_exact_mut(4).zip(&gg) {
-        ui.copy_from_slice(&[
-            r[0],
-            0.5 * (r[0] + r[1] + r[2]),
-            0.5 * (r[0] - r[1] + r[2]),
-            r[2],
-        ]);
-    }
-    u
-}
-
 vectorised! {
-/// `V_ξ[c, t] = (Bᵀ d_ct B)_ξ` with `Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]` for the input
-/// channels `cs` (`vs[ξ]` holds their rows `[cs.len(), T]`), tiles ordered
-/// `t = (ty·TW + tx)·n + sample`. Each channel is first copied, zero-padded, into `scratch` with
-/// the samples innermost (`plane[(row·PW + col)·n + sample]`); every step of the transform is then
-/// a loop over the `n` samples of one tile position, which the compiler vectorises, and writes
-/// `n` contiguous values of a `V_ξ` row (CIFAR's 4 × 4 maps have only 2 × 2 tiles per sample).
+/// `V_ξ[c, t] = (Bᵀ d_ct B)_ξ` for the input channels `cs` (`vs[ξ]` holds their rows
+/// `[cs.len(), T]`), tiles ordered `t = (ty·TW + tx)·n + sample`. Each channel is first copied,
+/// zero-padded, into `scratch` with the samples innermost (`plane[(row·PW + col)·n + sample]`);
+/// every step of the transform is then a loop over the `n` samples of one tile position, which
+/// the compiler vectorises, and writes `n` contiguous values of a `V_ξ` row (CIFAR's 4 × 4 maps
+/// have only 2 × 2 tiles per sample). The row transforms of the plane rows that vertically
+/// adjacent tiles share are computed once.
 fn transform_input(
     g: &ConvGeom,
     n: usize,
     x: &[f32],
     cs: Range<usize>,
-    vs: [&mut [f32]; XI],
+    vs: [&mut [f32]; MAX_XI],
     scratch: &mut [f32],
 ) {
     let mut vs = vs;
     let c = g.channels;
     let (th, tw) = tiles(g);
     let t = n * th * tw;
-    let (ph, pw) = (2 * th + 2, 2 * tw + 2);
+    let (ph, pw) = (M * th + A - M, M * tw + A - M);
     let (plane, e) = scratch.split_at_mut(ph * pw * n);
-    let e = &mut e[..XI * n];
+    let e = &mut e[..A * tw * A * n];
     let hw = g.height * g.width;
     for (cl, ci) in cs.enumerate() {
         plane.fill(0.0);
@@ -532,24 +713,25 @@ fn transform_input(
                 }
             }
         }
+        // d·B along the plane rows, each computed once for the tiles that share it (they
+        // overlap by A − M rows), in a ring of the last A rows: row r at e[((r % A)·TW + tx)·A + j].
+        let mut done = 0;
         for ty in 0..th {
-            for tx in 0..tw {
-                let d = |k: usize, l: usize| &plane[((2 * ty + k) * pw + 2 * tx + l) * n..][..n];
-                // d·B along the 4 rows of the patch: e[4k + j].
-                for (k, ek) in e.chunks_exact_mut(4 * n).enumerate() {
-                    let mut ek = ek.chunks_exact_mut(n);
-                    let out = std::array::from_fn(|_| ek.next().expect("4 rows of n"));
-                    apply_bt(out, [d(k, 0), d(k, 1), d(k, 2), d(k, 3)]);
+            while done < M * ty + A {
+                let slot = &mut e[(done % A) * tw * A * n..][..tw * A * n];
+                for (tx, et) in slot.chunks_exact_mut(A * n).enumerate() {
+                    let d = |l: usize| &plane[(done * pw + M * tx + l) * n..][..n];
+                    W::bt(lines_mut(et, n), array(d));
                 }
-                // Bᵀ·(d·B) down the columns, into V_ξ.
+                done += 1;
+            }
+            // Bᵀ·(d·B) down the columns of each tile, into V_ξ.
+            for tx in 0..tw {
                 let t0 = cl * t + (ty * tw + tx) * n;
-                for j in 0..4 {
-                    let col = |k: usize| &e[(4 * k + j) * n..][..n];
-                    let out = vs
-                        .get_disjoint_mut([j, 4 + j, 8 + j, 12 + j])
-                        .expect("invariant: four distinct planes")
-                        .map(|v| &mut v[t0..][..n]);
-                    apply_bt(out, [col(0), col(1), col(2), col(3)]);
+                for j in 0..A {
+                    let out = plane_lines(&mut vs, |i| A * i + j, t0, n);
+                    let e = |k: usize| &e[((((M * ty + k) % A) * tw + tx) * A + j) * n..][..n];
+                    W::bt(out, array(e));
                 }
             }
         }
@@ -557,46 +739,34 @@ fn transform_input(
 }
 }
 
-/// `out = Bᵀ·d` for four lines `d` (of a patch's rows or columns, each over the samples):
-/// `d0 − d2`, `d1 + d2`, `d2 − d1`, `d1 − d3`.
-#[inline(always)]
-fn apply_bt(out: [&mut [f32]; 4], d: [&[f32]; 4]) {
-    let [o0, o1, o2, o3] = out;
-    combine(o0, d, |[a, _, c, _]| a - c);
-    combine(o1, d, |[_, b, c, _]| b + c);
-    combine(o2, d, |[_, b, c, _]| c - b);
-    combine(o3, d, |[_, b, _, d]| b - d);
+/// `combine{N}(out, d, f)`: `out[x] = f([d_0[x], …, d_{N−1}[x]])` for every `x < out.len()` (one
+/// line of a transform, over the samples of a tile position), for `N` lines. An indexed loop
+/// over lines cut to one length, which the compiler vectorises with a vector epilogue (with
+/// AVX-512: 64 values a step, then 8); a chain of `zip`s, or lines taken from an array inside
+/// the loop, left it scalar.
+macro_rules! combine {
+    ($name:ident, $n:literal, $($d:ident),*) => {
+        #[inline(always)]
+        fn $name(out: &mut [f32], [$($d),*]: [&[f32]; $n], f: impl Fn([f32; $n]) -> f32) {
+            let n = out.len();
+            $(let $d = &$d[..n];)*
+            for x in 0..n {
+                out[x] = f([$($d[x]),*]);
+            }
+        }
+    };
 }
-
-/// `out = Aᵀ·d + bias` for four lines `d`: `d0 + d1 + d2 + bias`, `d1 − d2 − d3 + bias`.
-#[inline(always)]
-fn apply_at(out: [&mut [f32]; 2], d: [&[f32]; 4], bias: f32) {
-    let [o0, o1] = out;
-    combine(o0, d, |[a, b, c, _]| a + b + c + bias);
-    combine(o1, d, |[_, b, c, d]| b - c - d + bias);
-}
-
-/// `out[x] = f([d0[x], d1[x], d2[x], d3[x]])` for every `x < out.len()` (one line of a
-/// transform, over the samples of a tile position). An indexed loop over lines cut to one length,
-/// which the compiler vectorises with a vector epilogue (with AVX-512: 64 values a step, then 8;
-/// a chain of `zip`s left 16 samples mostly to a scalar remainder).
-#[inline(always)]
-fn combine(out: &mut [f32], [d0, d1, d2, d3]: [&[f32]; 4], f: impl Fn([f32; 4]) -> f32) {
-    let n = out.len();
-    let (d0, d1, d2, d3) = (&d0[..n], &d1[..n], &d2[..n], &d3[..n]);
-    for x in 0..n {
-        out[x] = f([d0[x], d1[x], d2[x], d3[x]]);
-    }
-}
+combine!(combine2, 2, d0, d1);
+combine!(combine4, 4, d0, d1, d2, d3);
+combine!(combine6, 6, d0, d1, d2, d3, d4, d5);
 
 vectorised! {
-/// `y[s, o, 2ty + a, 2tx + b] = (Aᵀ M_ot A)[a, b] + bias[o]` with `Aᵀ = [1 1 1 0; 0 1 −1 −1]`,
-/// for the samples `ss` (`ys` holds their outputs) and the outputs inside `OH × OW` (`M` stored
-/// `[16, OC, T]` for all `n` samples, planes `sm` apart, tiles ordered as in
-/// [`transform_input`]): each step a loop over the samples of one tile position, in `scratch`
-/// (8 rows of `Aᵀ·M`, then the 4 outputs, staged for the whole channel), then each sample's
-/// output plane written in one run (storing sample by sample at each tile hit the same L1 sets:
-/// 11.6% of AlexNet CIFAR inference).
+/// `y[s, o, M·ty + a, M·tx + b] = (Aᵀ M_ot A)[a, b] + bias[o]` for the samples `ss` (`ys` holds
+/// their outputs) and the outputs inside `OH × OW` (`M` stored `[A², OC, T]` for all `n` samples,
+/// planes `sm` apart, tiles ordered as in [`transform_input`]): each step a loop over the samples
+/// of one tile position, in `scratch` (`A·M` rows of `Aᵀ·M`, then the `M²` outputs, staged for
+/// the whole channel), then each sample's output plane written in one run (storing sample by
+/// sample at each tile hit the same L1 sets: 11.6% of AlexNet CIFAR inference).
 #[allow(clippy::too_many_arguments)]
 fn transform_output(
     g: &ConvGeom,
@@ -616,28 +786,26 @@ fn transform_output(
     if ns == 0 {
         return;
     }
-    let (r, rest) = scratch.split_at_mut(8 * ns);
-    let (out, stage) = rest.split_at_mut(4 * ns);
+    let (r, rest) = scratch.split_at_mut(A * M * ns);
+    let (out, stage) = rest.split_at_mut(M * M * ns);
     let ohw = oh * ow;
     let stage = &mut stage[..ohw * ns];
     for (o, &bo) in bias.iter().enumerate().take(oc) {
         for ty in 0..th {
             for tx in 0..tw {
                 let t0 = o * t + (ty * tw + tx) * n + ss.start;
-                // Aᵀ·M: r[2j + a] for column j of the tile.
-                for (j, rj) in r.chunks_exact_mut(2 * ns).enumerate() {
-                    let mk = |i: usize| &m[(4 * i + j) * sm + t0..][..ns];
-                    let (r0, r1) = rj.split_at_mut(ns);
-                    apply_at([r0, r1], [mk(0), mk(1), mk(2), mk(3)], 0.0);
+                // Aᵀ·M: r[M·j + a] for column j of the tile.
+                for (j, rj) in r.chunks_exact_mut(M * ns).enumerate() {
+                    let mk = |i: usize| &m[(A * i + j) * sm + t0..][..ns];
+                    W::at(lines_mut(rj, ns), array(mk), 0.0);
                 }
-                // (Aᵀ·M)·A plus the bias: out[2a + b].
-                for (a, oa) in out.chunks_exact_mut(2 * ns).enumerate() {
-                    let ra = |j: usize| &r[(2 * j + a) * ns..][..ns];
-                    let (y0, y1) = oa.split_at_mut(ns);
-                    apply_at([y0, y1], [ra(0), ra(1), ra(2), ra(3)], bo);
+                // (Aᵀ·M)·A plus the bias: out[M·a + b].
+                for (a, oa) in out.chunks_exact_mut(M * ns).enumerate() {
+                    let ra = |j: usize| &r[(M * j + a) * ns..][..ns];
+                    W::at(lines_mut(oa, ns), array(ra), bo);
                 }
                 for (k, vals) in out.chunks_exact(ns).enumerate() {
-                    let (i, j) = (2 * ty + k / 2, 2 * tx + k % 2);
+                    let (i, j) = (M * ty + k / M, M * tx + k % M);
                     if i >= oh || j >= ow {
                         continue;
                     }
@@ -668,51 +836,72 @@ mod tests {
         (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
     }
 
-    /// (channels, height, width, padding, output channels, batch): even and odd outputs (tiles
-    /// partly outside the map), no padding, AlexNet's 1, Keras "same", a padding of 2 (tiles
-    /// reading only zeros), and batches from 1 to 73 (lines of samples shorter than a vector,
-    /// and the vectorised loops' main steps, epilogues and remainders).
-    const CASES: [(usize, usize, usize, Pad, usize, usize); 8] = [
-        (1, 4, 4, Pad::Valid, 1, 1),
-        (3, 8, 8, Pad::Explicit(1), 5, 2),
-        (4, 13, 13, Pad::Explicit(1), 7, 3),
-        (2, 7, 10, Pad::Same, 3, 3),
-        (5, 5, 6, Pad::Valid, 4, 1),
-        (2, 4, 4, Pad::Explicit(2), 3, 2),
-        (2, 6, 5, Pad::Explicit(1), 3, 17),
-        (1, 4, 5, Pad::Valid, 2, 73),
+    /// (kernel, channels, height, width, padding, output channels, batch): even and odd outputs
+    /// (tiles partly outside the map), no padding, AlexNet's paddings (1 for 3 × 3, 2 for
+    /// 5 × 5), Keras "same", paddings that make tiles read only zeros, and batches from 1 to 73
+    /// (lines of samples shorter than a vector, and the vectorised loops' main steps, epilogues
+    /// and remainders).
+    const CASES: [(usize, usize, usize, usize, Pad, usize, usize); 13] = [
+        (3, 1, 4, 4, Pad::Valid, 1, 1),
+        (3, 3, 8, 8, Pad::Explicit(1), 5, 2),
+        (3, 4, 13, 13, Pad::Explicit(1), 7, 3),
+        (3, 2, 7, 10, Pad::Same, 3, 3),
+        (3, 5, 5, 6, Pad::Valid, 4, 1),
+        (3, 2, 4, 4, Pad::Explicit(2), 3, 2),
+        (3, 2, 6, 5, Pad::Explicit(1), 3, 17),
+        (3, 1, 4, 5, Pad::Valid, 2, 73),
+        (5, 1, 6, 6, Pad::Valid, 1, 1),
+        (5, 3, 9, 9, Pad::Explicit(2), 5, 3),
+        (5, 4, 7, 10, Pad::Same, 3, 2),
+        (5, 2, 5, 5, Pad::Explicit(4), 3, 17),
+        (5, 2, 8, 7, Pad::Explicit(1), 2, 70),
     ];
 
     /// Runs `check` on every case and every variant of the transforms.
     fn for_each_case(mut check: impl FnMut(ConvGeom, usize, usize, &str)) {
         crate::kernels::for_each_variant(|variant| {
-            for (c, h, w, pad, oc, n) in CASES {
-                let g = ConvGeom::new(c, h, w, 3, 1, pad).unwrap();
-                check(g, oc, n, &format!("{variant} {c}×{h}×{w} {pad:?}"));
+            for (k, c, h, w, pad, oc, n) in CASES {
+                let g = ConvGeom::new(c, h, w, k, 1, pad).unwrap();
+                check(
+                    g,
+                    oc,
+                    n,
+                    &format!("{variant} {k}×{k} on {c}×{h}×{w} {pad:?}"),
+                );
             }
         });
+    }
+
+    /// Whether `got` is `want` up to the Winograd rounding: a relative 1e-5 of the sum of the
+    /// magnitudes of the products that make it (`scale`) plus 1e-6.
+    fn close(got: f32, want: f64, scale: f64) -> bool {
+        (got as f64 - want).abs() <= 1e-5 * scale + 1e-6
     }
 
     #[test]
     fn matches_the_definition_on_odd_and_even_maps_and_every_padding() {
         for_each_case(|g, oc, n, case| {
-            let (c, rng) = (g.channels, &mut StdRng::seed_from_u64(1));
+            let (c, k, rng) = (g.channels, g.kernel, &mut StdRng::seed_from_u64(1));
             let x = values(n * g.input_size(), rng);
-            let wt = values(oc * c * 9, rng);
+            let wt = values(oc * c * k * k, rng);
             let b = values(oc, rng);
             let mr = filter_rows(&g, oc, n);
-            let mut u = vec![f32::NAN; filters_len(c, oc, mr)];
-            transform_filters(c, oc, mr, &wt, &mut u);
+            let mut u = vec![f32::NAN; filters_len(k, c, oc, mr)];
+            transform_filters(k, c, oc, mr, &wt, &mut u);
             let (cl, ol) = workspace(&g, oc, n);
             let mut col = vec![f32::NAN; cl];
             let mut out = vec![f32::NAN; ol];
             let mut y = vec![f32::NAN; n * oc * g.pixels()];
             forward(&g, oc, n, &x, &u, &b, &mut y, &mut col, &mut out);
             let expect = conv2d_reference(&g, oc, n, &x, &wt, &b);
-            for (k, (&got, &want)) in y.iter().zip(&expect).enumerate() {
+            let abs_x: Vec<f32> = x.iter().map(|v| v.abs()).collect();
+            let abs_w: Vec<f32> = wt.iter().map(|v| v.abs()).collect();
+            let abs_b: Vec<f32> = b.iter().map(|v| v.abs()).collect();
+            let scale = conv2d_reference(&g, oc, n, &abs_x, &abs_w, &abs_b);
+            for (i, ((&got, &want), &s)) in y.iter().zip(&expect).zip(&scale).enumerate() {
                 assert!(
-                    (got as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()),
-                    "{case}: y[{k}] = {got}, expected {want}"
+                    close(got, want, s),
+                    "{case}: y[{i}] = {got}, expected {want}"
                 );
             }
         });
@@ -721,31 +910,34 @@ mod tests {
     #[test]
     fn weight_grad_matches_the_definition_on_odd_and_even_maps_and_every_padding() {
         for_each_case(|g, oc, n, case| {
-            let (c, h, w, rng) = (g.channels, g.height, g.width, &mut StdRng::seed_from_u64(2));
+            let (c, h, w, k) = (g.channels, g.height, g.width, g.kernel);
+            let rng = &mut StdRng::seed_from_u64(2);
             let x = values(n * g.input_size(), rng);
             let dy = values(n * oc * g.pixels(), rng);
             let (cl, ol) = weight_grad_workspace(&g, oc, n);
             let mut col = vec![f32::NAN; cl];
             let mut out = vec![f32::NAN; ol];
-            let mut dw = vec![f32::NAN; oc * c * 9];
+            let mut dw = vec![f32::NAN; oc * c * k * k];
             weight_grad(&g, oc, n, &x, &dy, &mut dw, &mut col, &mut out);
             // dW[o, c, u, v] = Σ dY[s, o, i, j] · x[s, c, i + u − pad_top, j + v − pad_left].
             let (pt, pl) = (g.pad_top as isize, g.pad_left as isize);
-            for (k, &got) in dw.iter().enumerate() {
-                let (o, ci, u, v) = (k / (c * 9), k / 9 % c, k / 3 % 3, k % 3);
-                let mut want = 0.0f64;
+            for (at, &got) in dw.iter().enumerate() {
+                let (o, ci, u, v) = (at / (c * k * k), at / (k * k) % c, at / k % k, at % k);
+                let (mut want, mut scale) = (0.0f64, 0.0f64);
                 for (s, i, j) in (0..n).flat_map(|s| {
                     (0..g.out_h).flat_map(move |i| (0..g.out_w).map(move |j| (s, i, j)))
                 }) {
                     let (r, q) = ((i + u) as isize - pt, (j + v) as isize - pl);
                     if (0..h as isize).contains(&r) && (0..w as isize).contains(&q) {
                         let d = dy[((s * oc + o) * g.out_h + i) * g.out_w + j] as f64;
-                        want += d * x[((s * c + ci) * h + r as usize) * w + q as usize] as f64;
+                        let xv = x[((s * c + ci) * h + r as usize) * w + q as usize] as f64;
+                        want += d * xv;
+                        scale += (d * xv).abs();
                     }
                 }
                 assert!(
-                    (got as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()),
-                    "{case}: dw[{k}] = {got}, expected {want}"
+                    close(got, want, scale),
+                    "{case}: dw[{at}] = {got}, expected {want}"
                 );
             }
         });

@@ -113,16 +113,17 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     /// LeNet-5's second convolution, measurements in `bench/NOTES.md` (sections 9 and 14).
     pub const DIRECT_FORWARD: bool = S == 1 && OUT_C <= DIRECT_FORWARD_MAX_OUT_C;
 
-    /// Whether the forward pass of a stride-1 3 × 3 layer with at least 32 input and output
-    /// channels may run as Winograd `F(2×2, 3×3)` ([`winograd`], 2.25× fewer multiplications);
-    /// it does when the output map also has at least 16 pixels (AlexNet's 3 × 3 layers,
-    /// ImageNet's 13 × 13 and CIFAR's 8 × 8 and 4 × 4 maps; measurements in `bench/NOTES.md`,
-    /// sections 23 and 24; on a 3 × 3 map a single cropped tile wastes 44% of the products). The
-    /// input gradient of such a layer (equal padding of at most 2 on every side) runs through
-    /// the same kernel, as the convolution of `dY` with the turned filters, and the weight
-    /// gradient through its adjoint ([`winograd::weight_grad`]): no column matrix.
+    /// Whether the forward pass of a stride-1 3 × 3 or 5 × 5 layer with at least 32 input and
+    /// output channels may run as Winograd `F(2×2, 3×3)` or `F(2×2, 5×5)` ([`winograd`], 2.25×
+    /// and 2.78× fewer multiplications); it does when the output map also has at least 16 pixels
+    /// (AlexNet's 3 × 3 layers, ImageNet's 13 × 13 and CIFAR's 8 × 8 and 4 × 4 maps, and
+    /// ImageNet's 5 × 5 layer on 27 × 27; measurements in `bench/NOTES.md`, sections 23, 24 and
+    /// 36; on a 3 × 3 map a single cropped tile wastes 44% of the products). The input gradient
+    /// of such a layer (equal padding of at most `K − 1` on every side) runs through the same
+    /// kernel, as the convolution of `dY` with the turned filters, and the weight gradient
+    /// through its adjoint ([`winograd::weight_grad`]): no column matrix.
     pub const WINOGRAD: bool =
-        K == 3 && S == 1 && IN_C >= WINOGRAD_MIN_C && OUT_C >= WINOGRAD_MIN_C;
+        winograd::supports(K) && S == 1 && IN_C >= WINOGRAD_MIN_C && OUT_C >= WINOGRAD_MIN_C;
 
     /// PyTorch's default initialisation.
     pub fn new<R: Rng + ?Sized>(rng: &mut R) -> Self {
@@ -199,56 +200,68 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         grow(&mut self.col, cl);
         grow(&mut self.out, ol);
         let mr = winograd::filter_rows(g, OUT_C, n);
-        let len = winograd::filters_len(IN_C, OUT_C, mr);
+        let len = winograd::filters_len(K, IN_C, OUT_C, mr);
         let u = self.filters.get(&self.weight, mr, len, |w, u| {
-            winograd::transform_filters(IN_C, OUT_C, mr, w, u)
+            winograd::transform_filters(K, IN_C, OUT_C, mr, w, u)
         });
         let b = self.bias.value();
         winograd::forward(g, OUT_C, n, x, u, b, y, &mut self.col, &mut self.out);
     }
 
     /// The geometry of the input gradient as a convolution, when it runs as Winograd: for a
-    /// layer whose forward pass does ([`Conv2d::uses_winograd`]) with the same padding `p ≤ 2`
-    /// on every side, `dX` is the stride-1 3 × 3 convolution of `dY` (`OUT_C` channels,
-    /// `OH × OW`) with the filters transposed and turned by 180°, padded by `2 − p`.
+    /// layer whose forward pass does ([`Conv2d::uses_winograd`]) with the same padding
+    /// `p ≤ K − 1` on every side, `dX` is the stride-1 `K × K` convolution of `dY` (`OUT_C`
+    /// channels, `OH × OW`) with the filters transposed and turned by 180°, padded by
+    /// `K − 1 − p`.
     fn winograd_adjoint(g: &ConvGeom) -> Option<ConvGeom> {
         if !Self::uses_winograd(g) {
             return None;
         }
         let (pb, pr) = (
-            g.out_h + 2 - g.height - g.pad_top,
-            g.out_w + 2 - g.width - g.pad_left,
+            g.out_h + K - 1 - g.height - g.pad_top,
+            g.out_w + K - 1 - g.width - g.pad_left,
         );
         let p = g.pad_top;
-        if g.pad_left != p || pb != p || pr != p || p > 2 {
+        if g.pad_left != p || pb != p || pr != p || p > K - 1 {
             return None;
         }
-        ConvGeom::new(OUT_C, g.out_h, g.out_w, 3, 1, shape::Pad::Explicit(2 - p))
+        ConvGeom::new(
+            OUT_C,
+            g.out_h,
+            g.out_w,
+            K,
+            1,
+            shape::Pad::Explicit(K - 1 - p),
+        )
     }
 
     /// `dX` of `n` samples through [`winograd::forward`] on the adjoint geometry `gt` (see
-    /// [`Conv2d::winograd_adjoint`]): the turned filters `W'[c, o, u, v] = W[o, c, 2 − u, 2 − v]`,
+    /// [`Conv2d::winograd_adjoint`]): the turned filters
+    /// `W'[c, o, u, v] = W[o, c, K − 1 − u, K − 1 − v]`,
     /// a zero bias and the transforms of the turned filters go after the workspace in `col` (the
     /// column matrix, used up by then).
     fn input_grad_winograd(&mut self, gt: &ConvGeom, n: usize, dy: &[f32], dx: &mut [f32]) {
         let (cl, ol) = winograd::workspace(gt, IN_C, n);
         let mr = winograd::filter_rows(gt, IN_C, n);
-        let (fl, ul) = (IN_C * OUT_C * 9, winograd::filters_len(OUT_C, IN_C, mr));
+        let (fl, ul) = (
+            IN_C * OUT_C * K * K,
+            winograd::filters_len(K, OUT_C, IN_C, mr),
+        );
         grow(&mut self.col, cl + fl + IN_C + ul);
         grow(&mut self.out, ol);
         let (ws, rest) = self.col.split_at_mut(cl);
         let (turned, rest) = rest.split_at_mut(fl);
         let (zero, u) = rest.split_at_mut(IN_C);
         zero.fill(0.0);
-        for (o, wo) in self.weight.value().chunks_exact(IN_C * 9).enumerate() {
-            for (c, f) in wo.chunks_exact(9).enumerate() {
-                let dst = &mut turned[(c * OUT_C + o) * 9..][..9];
+        for (o, wo) in self.weight.value().chunks_exact(IN_C * K * K).enumerate() {
+            for (c, f) in wo.chunks_exact(K * K).enumerate() {
+                let dst = &mut turned[(c * OUT_C + o) * K * K..][..K * K];
                 for (d, &v) in dst.iter_mut().zip(f.iter().rev()) {
                     *d = v;
                 }
             }
         }
-        winograd::transform_filters(OUT_C, IN_C, mr, turned, u);
+        winograd::transform_filters(K, OUT_C, IN_C, mr, turned, u);
         winograd::forward(gt, IN_C, n, dy, u, zero, dx, ws, &mut self.out);
     }
 
@@ -806,6 +819,10 @@ mod tests {
         matches_reference::<32, 33, 3, 1, PAD_SAME, 12, 9, 12, 9>();
         matches_reference::<32, 32, 3, 1, 1, 4, 4, 4, 4>();
         matches_reference::<32, 32, 3, 1, 0, 5, 7, 3, 5>();
+        // F(2×2, 5×5): AlexNet's padding 2 on an odd map, and no padding.
+        const { assert!(Conv2d::<32, 32, 5, 1, 2>::WINOGRAD && !Conv2d::<32, 32, 7>::WINOGRAD) };
+        matches_reference::<32, 32, 5, 1, 2, 9, 9, 9, 9>();
+        matches_reference::<32, 33, 5, 1, 0, 10, 9, 6, 5>();
     }
 
     #[test]
@@ -897,11 +914,14 @@ mod tests {
 
     #[test]
     fn gradients_match_the_definition() {
-        // Winograd (the adjoint convolution padded by 2 − p for p = 1, "same", 0 and 2) …
+        // Winograd 3 × 3 (the adjoint convolution padded by 2 − p for p = 1, "same", 0 and 2) …
         gradients_match_definition::<32, 33, 3, 1, 1, 4, 4, 4, 4>(3);
         gradients_match_definition::<32, 32, 3, 1, PAD_SAME, 6, 5, 6, 5>(3);
         gradients_match_definition::<33, 32, 3, 1, 0, 7, 6, 5, 4>(3);
         gradients_match_definition::<32, 32, 3, 1, 2, 3, 3, 5, 5>(3);
+        // … F(2×2, 5×5) (padded by 4 − p for p = 2 and 0) …
+        gradients_match_definition::<32, 33, 5, 1, 2, 7, 7, 7, 7>(3);
+        gradients_match_definition::<33, 32, 5, 1, 0, 9, 8, 5, 4>(2);
         // … and the GEMM with col2im (too few channels, too small a map).
         gradients_match_definition::<2, 9, 3, 1, 1, 5, 4, 5, 4>(3);
         gradients_match_definition::<32, 32, 3, 1, 1, 3, 3, 3, 3>(3);
