@@ -8,8 +8,8 @@
 //! the baseline in benchmarks only. Large products are split across our own persistent worker
 //! pool (`pool.rs`), which hands jobs over without allocating; see [`gemm`]. Convolutions go
 //! through [`im2col`] and the GEMM, the direct kernels of [`conv_direct`] (few output channels)
-//! or Winograd `F(2×2, 3×3)` ([`winograd`], wide 3 × 3 layers); max pooling through
-//! [`max_pool`].
+//! or Winograd `F(2×2, 3×3)` and `F(2×2, 5×5)` ([`winograd`], wide 3 × 3 and 5 × 5 layers);
+//! max pooling through [`max_pool`].
 
 pub mod conv_direct;
 pub mod gemm;
