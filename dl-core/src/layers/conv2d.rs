@@ -33,8 +33,8 @@ use std::fmt;
 /// - Computation: wide stride-1 3 × 3 and 5 × 5 layers on maps of at least 16 pixels run all
 ///   three directions as Winograd `F(2×2, 3×3)` or `F(2×2, 5×5)` ([`Conv2d::WINOGRAD`]; equal
 ///   to the sum below up to rounding, about 1e-6 and 1e-5 relative). Otherwise all three
-///   directions are
-///   one GEMM each over the batch's `im2col` matrix `col` `[IN_C·K·K, N·OH·OW]`: `Y = W·col`,
+///   directions are one GEMM each over the batch's `im2col` matrix `col`
+///   `[IN_C·K·K, N·OH·OW]`: `Y = W·col`,
 ///   `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by `col2im`. The forward pass never stores `col`:
 ///   [`gemm_im2col`] packs its panels straight from the (zero-padded) images; the backward pass
 ///   builds it for the two gradients a few samples at a time, in [`BATCH_PARTS`] parts of the
