@@ -576,9 +576,9 @@ fn transform_output_grad(
     let (plane, e) = scratch.split_at_mut(ph * pw * n);
     let e = &mut e[..M * A * n];
     let ohw = oh * ow;
+    // Rows and columns past the output stay zero: every channel writes the same positions.
+    plane.fill(0.0);
     for (ol, o) in os.enumerate() {
-        // Rows and columns past the output stay zero.
-        plane.fill(0.0);
         for s in 0..n {
             let src = &dy[(s * oc + o) * ohw..][..ohw];
             for (r, row) in src.chunks_exact(ow).enumerate() {
@@ -697,8 +697,9 @@ fn transform_input(
     let (plane, e) = scratch.split_at_mut(ph * pw * n);
     let e = &mut e[..A * tw * A * n];
     let hw = g.height * g.width;
+    // The padding stays zero: every channel writes the same positions of the plane.
+    plane.fill(0.0);
     for (cl, ci) in cs.enumerate() {
-        plane.fill(0.0);
         for s in 0..n {
             let src = &x[(s * c + ci) * hw..][..hw];
             // Input rows and columns past the plane are never read by a tile.
