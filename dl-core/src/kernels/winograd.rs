@@ -244,6 +244,12 @@ fn tiles(g: &ConvGeom) -> (usize, usize) {
     (g.out_h.div_ceil(m), g.out_w.div_ceil(m))
 }
 
+/// The output tiles of `n` samples of the geometry (`T`, the depth or width of the products).
+fn batch_tiles(g: &ConvGeom, n: usize) -> usize {
+    let (th, tw) = tiles(g);
+    n * th * tw
+}
+
 /// The scratch one part of the transforms needs for `n` samples: the largest of the input
 /// transform's (a padded input plane of every sample, samples innermost, and the row transforms
 /// of `α` plane rows: `α` lines per tile column), the output transform's (`α·m + m²` rows and
@@ -262,8 +268,7 @@ fn scratch_len(g: &ConvGeom, n: usize) -> usize {
 /// the `α²` products).
 pub fn workspace(g: &ConvGeom, oc: usize, n: usize) -> (usize, usize) {
     let (_, a) = sizes(g.kernel);
-    let (th, tw) = tiles(g);
-    let t = n * th * tw;
+    let t = batch_tiles(g, n);
     (
         a * a * plane(g.channels * t) + BATCH_PARTS * scratch_len(g, n),
         a * a * plane(oc * t),
@@ -273,8 +278,7 @@ pub fn workspace(g: &ConvGeom, oc: usize, n: usize) -> (usize, usize) {
 /// The panel height of the transformed filters that [`forward`] needs for `oc` output channels
 /// and `n` samples of `g` (the GEMM's tile height for its products, see [`packed_a_rows`]).
 pub fn filter_rows(g: &ConvGeom, oc: usize, n: usize) -> usize {
-    let (th, tw) = tiles(g);
-    packed_a_rows(oc, n * th * tw)
+    packed_a_rows(oc, batch_tiles(g, n))
 }
 
 /// The length of the transformed `k × k` filters of `c` input and `oc` output channels in panels
@@ -377,8 +381,7 @@ pub fn forward(
     let c = g.channels;
     let (_, a) = sizes(g.kernel);
     let xi = a * a;
-    let (th, tw) = tiles(g);
-    let t = n * th * tw;
+    let t = batch_tiles(g, n);
     let (cl, ol) = workspace(g, oc, n);
     assert!(
         col.len() >= cl && out.len() >= ol,
@@ -419,8 +422,7 @@ pub fn forward(
 /// apart), by halves of the input channels on the worker pool, with the scratches in `scratch`.
 fn input_tiles(g: &ConvGeom, n: usize, x: &[f32], v: &mut [f32], sv: usize, scratch: &mut [f32]) {
     let (c, (_, a)) = (g.channels, sizes(g.kernel));
-    let (th, tw) = tiles(g);
-    let t = n * th * tw;
+    let t = batch_tiles(g, n);
     let cs = halves(c);
     let vs = split_planes(planes(v, sv, c * t, a * a), cs[1].start * t);
     let scratches = scratch.chunks_exact_mut(scratch_len(g, n));
@@ -435,8 +437,7 @@ fn input_tiles(g: &ConvGeom, n: usize, x: &[f32], v: &mut [f32], sv: usize, scra
 /// output gradients `[α², oc, T]`, then the `α²` products `[α², oc, C]`).
 pub fn weight_grad_workspace(g: &ConvGeom, oc: usize, n: usize) -> (usize, usize) {
     let (_, a) = sizes(g.kernel);
-    let (th, tw) = tiles(g);
-    let t = n * th * tw;
+    let t = batch_tiles(g, n);
     (
         workspace(g, oc, n).0,
         a * a * (plane(oc * t) + plane(oc * g.channels)),
@@ -474,8 +475,7 @@ pub fn weight_grad(
     let (c, k) = (g.channels, g.kernel);
     let (_, a) = sizes(k);
     let xi = a * a;
-    let (th, tw) = tiles(g);
-    let t = n * th * tw;
+    let t = batch_tiles(g, n);
     let (cl, ol) = weight_grad_workspace(g, oc, n);
     assert!(
         col.len() >= cl && out.len() >= ol,

@@ -240,7 +240,7 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     /// [`Conv2d::winograd_adjoint`]): the turned filters
     /// `W'[c, o, u, v] = W[o, c, K − 1 − u, K − 1 − v]`,
     /// a zero bias and the transforms of the turned filters go after the workspace in `col` (the
-    /// column matrix, used up by then).
+    /// weight gradient's input tiles, used up by then).
     fn input_grad_winograd(&mut self, gt: &ConvGeom, n: usize, dy: &[f32], dx: &mut [f32]) {
         let (cl, ol) = winograd::workspace(gt, IN_C, n);
         let mr = winograd::filter_rows(gt, IN_C, n);
