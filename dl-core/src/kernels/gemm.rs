@@ -265,9 +265,11 @@ pub fn gemm(
 }
 
 /// The threads [`gemm`] and [`gemm_im2col`] use for an `m × n × k` product: [`num_threads`] from
-/// [`PARALLEL_MIN_MNK`] multiply-adds on, else 1.
+/// [`PARALLEL_MIN_MNK`] multiply-adds on, else 1; 1 also when called from a part of a job on the
+/// pool (products already split between threads, as the Winograd planes): the blocks of a
+/// split would run one after the other on that thread, each packing its own copy of `B`.
 fn threads_for(m: usize, n: usize, k: usize) -> usize {
-    if m * n * k >= PARALLEL_MIN_MNK {
+    if m * n * k >= PARALLEL_MIN_MNK && !super::pool::in_job() {
         num_threads()
     } else {
         1

@@ -35,6 +35,11 @@ thread_local! {
     static IN_JOB: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Whether the calling thread is running a part of a job, where a job it posts would run inline.
+pub(super) fn in_job() -> bool {
+    IN_JOB.get()
+}
+
 /// The state shared by the caller and the workers, behind [`Pool::state`].
 struct State {
     /// Bumped for every job posted; a worker runs a job once, when it sees a new generation.
