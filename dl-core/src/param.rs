@@ -148,23 +148,32 @@ impl Param {
 
 /// Values a layer computes from one of its parameters (Winograd filter transforms, packed
 /// weights) and keeps between calls while the parameter's [`Param::version`] and the layout they
-/// were computed for stay the same. Cloned with its layer (the clone's parameter keeps the
-/// version, so the values stay valid).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Derived {
+/// were computed for (`L`: a panel size, or an algorithm and a panel size) stay the same. Cloned
+/// with its layer (the clone's parameter keeps the version, so the values stay valid).
+#[derive(Clone, Debug)]
+pub(crate) struct Derived<L = usize> {
     values: Vec<f32>,
     /// The parameter version and layout of `values`, once computed.
-    key: Option<(u64, usize)>,
+    key: Option<(u64, L)>,
 }
 
-impl Derived {
-    /// The `len` values derived from `param` in layout `layout` (a panel size), computed by
+impl<L> Default for Derived<L> {
+    fn default() -> Self {
+        Derived {
+            values: Vec::new(),
+            key: None,
+        }
+    }
+}
+
+impl<L: Copy + PartialEq> Derived<L> {
+    /// The `len` values derived from `param` in layout `layout`, computed by
     /// `fill(param's values, destination)` only when either changed since the last call. Grows
     /// its buffer when needed and otherwise allocates nothing.
     pub(crate) fn get(
         &mut self,
         param: &Param,
-        layout: usize,
+        layout: L,
         len: usize,
         fill: impl FnOnce(&[f32], &mut [f32]),
     ) -> &[f32] {

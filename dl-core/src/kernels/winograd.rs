@@ -1,7 +1,8 @@
 //! Winograd convolution (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
 //! 2016) for stride-1 layers: `F(2×2, 3×3)` for 3 × 3 kernels (16 multiplications per 2 × 2
-//! output tile and input channel instead of 36: 2.25× fewer) and `F(2×2, 5×5)` for 5 × 5
-//! kernels (36 instead of 100: 2.78× fewer).
+//! output tile and input channel instead of 36: 2.25× fewer), `F(4×4, 3×3)` for 3 × 3 kernels
+//! when the caller asks for large tiles (36 instead of 144: 4× fewer, see [`Alg::new`]) and `F(2×2, 5×5)` for 5 × 5 kernels (36 instead of 100:
+//! 2.78× fewer).
 //!
 //! With `F(m×m, r×r)` and tiles of `α = m + r − 1`, each `m × m` output tile `Y` of channel `o`
 //! is `Aᵀ [Σ_c (G g_oc Gᵀ) ⊙ (Bᵀ d_c B)] A`, where `g_oc` is the `r × r` filter and `d_c` the
@@ -14,14 +15,14 @@
 //! ([`gemm_packed_a`]); it depends only on the weights and the panel height, so a caller can keep
 //! it between calls of [`forward`] while both stay the same. The input gradient is the same
 //! algorithm on `dY` with the turned filters (the caller's job); the weight gradient
-//! ([`weight_grad`]) is its adjoint: `α²` GEMMs over the tiles between the transforms of `dY` and
-//! of the input.
+//! ([`weight_grad`]) is its adjoint, with `F(2×2, k×k)`: `α²` GEMMs over the tiles between the
+//! transforms of `dY` and of the input.
 //!
 //! The matrices are Lavin and Gray's, from the points 0, ±1 (and ±2 for `α = 6`) and ∞; the
 //! `F(2×2, 5×5)` ones share `Bᵀ` with their `F(4×4, 3×3)`. The result is the convolution up to
 //! rounding: the transforms add and subtract (and scale) values before the products, a relative
 //! difference from the direct sum of about 1e-6 for `F(2×2, 3×3)` and about 1e-5 for
-//! `F(2×2, 5×5)`, tested against an f64 reference. oneDNN, which PyTorch uses on CPUs, has
+//! `F(4×4, 3×3)` and `F(2×2, 5×5)`, tested against an f64 reference. oneDNN, which PyTorch uses on CPUs, has
 //! Winograd kernels too.
 //!
 //! ```
@@ -32,12 +33,13 @@
 //! let g = ConvGeom::new(1, 4, 4, 3, 1, Pad::Valid).unwrap();
 //! let x: Vec<f32> = (0..16).map(|v| v as f32).collect();
 //! let (w, b) = ([1.0; 9], [0.5]);
-//! let mr = winograd::filter_rows(&g, 1, 1);
-//! let mut u = vec![0.0; winograd::filters_len(3, 1, 1, mr)];
-//! winograd::transform_filters(3, 1, 1, mr, &w, &mut u);
-//! let (cl, ol) = winograd::workspace(&g, 1, 1);
+//! let alg = winograd::Alg::new(&g, false); // F(2×2, 3×3)
+//! let mr = winograd::filter_rows(&g, alg, 1, 1);
+//! let mut u = vec![0.0; winograd::filters_len(alg, 1, 1, mr)];
+//! winograd::transform_filters(alg, 1, 1, mr, &w, &mut u);
+//! let (cl, ol) = winograd::workspace(&g, alg, 1, 1);
 //! let (mut col, mut out, mut y) = (vec![0.0; cl], vec![0.0; ol], [0.0; 4]);
-//! winograd::forward(&g, 1, 1, &x, &u, &b, &mut y, &mut col, &mut out);
+//! winograd::forward(&g, alg, 1, 1, &x, &u, &b, &mut y, &mut col, &mut out);
 //! // Window sums 45, 54, 81, 90 (0+1+2+4+5+6+8+9+10 = 45, …), plus the bias.
 //! assert_eq!(y, [45.5, 54.5, 81.5, 90.5]);
 //! ```
@@ -54,14 +56,64 @@ pub const fn supports(k: usize) -> bool {
     matches!(k, 3 | 5)
 }
 
-/// `$f::<M, R, A, W>(args)` with the algorithm `W` = `F(M×M, R×R)` (tiles of `A`) for kernels of
-/// `$k`.
-macro_rules! by_kernel {
-    ($k:expr, $f:ident($($arg:expr),* $(,)?)) => {
-        match $k {
-            3 => $f::<2, 3, 4, F2x3>($($arg),*),
-            5 => $f::<2, 5, 6, F2x5>($($arg),*),
+/// A Winograd algorithm `F(m×m, r×r)` (`m × m` output tiles, `r × r` kernels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Alg {
+    /// `F(2×2, 3×3)`: 16 products per 4 outputs (36 direct).
+    F2x3,
+    /// `F(4×4, 3×3)`: 36 products per 16 outputs (144 direct), but 36 filter values to
+    /// transform instead of 16, and rounding errors about 10 times larger.
+    F4x3,
+    /// `F(2×2, 5×5)`: 36 products per 4 outputs (100 direct).
+    F2x5,
+}
+
+impl Alg {
+    /// The algorithm for `g` (a stride-1 geometry whose kernel is [`supported`](supports)):
+    /// `F(2×2, k×k)`, or with `large_tiles` `F(4×4, 3×3)` for 3 × 3 kernels. On any map,
+    /// `F(4×4, 3×3)` needs at most the products of `F(2×2, 3×3)` even with its cropped tiles
+    /// (AlexNet ImageNet's 13 × 13: 16 tiles of 36 against 49 of 16; CIFAR's 8 × 8 and 4 × 4:
+    /// none cropped, 4× fewer than direct). Large tiles pay off when the filter transforms are
+    /// reused (evaluation): a training step transforms the filters twice (forward, and the
+    /// turned ones for the input gradient), and on CIFAR's maps the `F(4×4, 3×3)` filter
+    /// transform cost as much as the products it saved (`bench/NOTES.md`, section 37).
+    ///
+    /// # Panics
+    /// If `g`'s kernel has no algorithm.
+    pub fn new(g: &ConvGeom, large_tiles: bool) -> Alg {
+        match g.kernel {
+            3 if large_tiles => Alg::F4x3,
+            3 => Alg::F2x3,
+            5 => Alg::F2x5,
             k => panic!("winograd: no algorithm for {k}×{k} kernels"),
+        }
+    }
+
+    /// The output tile size `m` and the tile size `α`.
+    fn sizes(self) -> (usize, usize) {
+        match self {
+            Alg::F2x3 => (2, 4),
+            Alg::F4x3 => (4, 6),
+            Alg::F2x5 => (2, 6),
+        }
+    }
+
+    /// The kernel size `r`.
+    fn kernel(self) -> usize {
+        match self {
+            Alg::F2x3 | Alg::F4x3 => 3,
+            Alg::F2x5 => 5,
+        }
+    }
+}
+
+/// `$f::<M, R, A, W>(args)` with the algorithm `W` = `F(M×M, R×R)` (tiles of `A`) of `$alg`.
+macro_rules! by_alg {
+    ($alg:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $alg {
+            Alg::F2x3 => $f::<2, 3, 4, F2x3>($($arg),*),
+            Alg::F4x3 => $f::<4, 3, 6, F4x3>($($arg),*),
+            Alg::F2x5 => $f::<2, 5, 6, F2x5>($($arg),*),
         }
     };
 }
@@ -222,6 +274,57 @@ impl Algorithm<2, 5, 6> for F2x5 {
     }
 }
 
+/// `F(4×4, 3×3)`: the `Bᵀ` of [`F2x5`], `Aᵀ` with rows `[1 1 1 1 1 0]`, `[0 1 −1 2 −2 0]`,
+/// `[0 1 1 4 4 0]`, `[0 1 −1 8 −8 1]`, and `G` with rows `[¼ 0 0]`, `−⅙ [1 1 1]`, `−⅙ [1 −1 1]`,
+/// `1/24 [1 2 4]`, `1/24 [1 −2 4]`, `[0 0 1]` (Lavin and Gray's).
+struct F4x3;
+
+impl Algorithm<4, 3, 6> for F4x3 {
+    #[inline(always)]
+    fn bt(out: [&mut [f32]; 6], d: [&[f32]; 6]) {
+        F2x5::bt(out, d);
+    }
+    #[inline(always)]
+    fn at([o0, o1, o2, o3]: [&mut [f32]; 4], d: [&[f32]; 6], bias: f32) {
+        combine6(o0, d, |[a, b, c, d, e, _]| a + (b + c) + (d + e) + bias);
+        combine6(o1, d, |[_, b, c, d, e, _]| (b - c) + 2.0 * (d - e) + bias);
+        combine6(o2, d, |[_, b, c, d, e, _]| (b + c) + 4.0 * (d + e) + bias);
+        combine6(o3, d, |[_, b, c, d, e, f]| {
+            (b - c) + 8.0 * (d - e) + f + bias
+        });
+    }
+    #[inline(always)]
+    fn a([o0, o1, o2, o3, o4, o5]: [&mut [f32]; 6], d: [&[f32]; 4]) {
+        combine4(o0, d, |[a, ..]| a);
+        combine4(o1, d, |[a, b, c, d]| a + (b + c) + d);
+        combine4(o2, d, |[a, b, c, d]| (a + c) - (b + d));
+        combine4(o3, d, |[a, b, c, d]| a + 2.0 * b + 4.0 * c + 8.0 * d);
+        combine4(o4, d, |[a, b, c, d]| a - 2.0 * b + 4.0 * c - 8.0 * d);
+        combine4(o5, d, |[.., d]| d);
+    }
+    #[inline(always)]
+    fn g([f0, f1, f2]: [f32; 3]) -> [f32; 6] {
+        let (even, even4) = (f0 + f2, f0 + 4.0 * f2);
+        [
+            0.25 * f0,
+            -(even + f1) / 6.0,
+            -(even - f1) / 6.0,
+            (even4 + 2.0 * f1) / 24.0,
+            (even4 - 2.0 * f1) / 24.0,
+            f2,
+        ]
+    }
+    #[inline(always)]
+    fn gt([u0, u1, u2, u3, u4, u5]: [f32; 6]) -> [f32; 3] {
+        let (s12, d12, s34, d34) = (u1 + u2, u2 - u1, u3 + u4, u3 - u4);
+        [
+            0.25 * u0 - s12 / 6.0 + s34 / 24.0,
+            d12 / 6.0 + d34 / 12.0,
+            (s34 / 6.0 - s12 / 6.0) + u5,
+        ]
+    }
+}
+
 /// The most positions of a transformed tile (`α²` for `α = 6`).
 const MAX_XI: usize = 36;
 
@@ -233,20 +336,15 @@ fn plane(len: usize) -> usize {
     (len.div_ceil(16) | 1) * 16
 }
 
-/// The output tile size `m` and the tile size `α` of the algorithm for `k × k` kernels.
-fn sizes(k: usize) -> (usize, usize) {
-    (2, k + 1)
-}
-
-/// Output tiles of the geometry: `(tile rows, tile columns)`.
-fn tiles(g: &ConvGeom) -> (usize, usize) {
-    let (m, _) = sizes(g.kernel);
+/// Output tiles of `m × m` of the geometry: `(tile rows, tile columns)`.
+fn tiles(g: &ConvGeom, m: usize) -> (usize, usize) {
     (g.out_h.div_ceil(m), g.out_w.div_ceil(m))
 }
 
-/// The output tiles of `n` samples of the geometry (`T`, the depth or width of the products).
-fn batch_tiles(g: &ConvGeom, n: usize) -> usize {
-    let (th, tw) = tiles(g);
+/// The output tiles of `alg` in `n` samples of the geometry (`T`, the depth or width of the
+/// products).
+fn batch_tiles(g: &ConvGeom, alg: Alg, n: usize) -> usize {
+    let (th, tw) = tiles(g, alg.sizes().0);
     n * th * tw
 }
 
@@ -254,51 +352,51 @@ fn batch_tiles(g: &ConvGeom, n: usize) -> usize {
 /// transform's (a padded input plane of every sample, samples innermost, and the row transforms
 /// of `α` plane rows: `α` lines per tile column), the output transform's (`α·m + m²` rows and
 /// its staged output channel) and the output gradient's (its plane and `m·α` rows).
-fn scratch_len(g: &ConvGeom, n: usize) -> usize {
-    let (m, a) = sizes(g.kernel);
-    let (th, tw) = tiles(g);
+fn scratch_len(g: &ConvGeom, alg: Alg, n: usize) -> usize {
+    let (m, a) = alg.sizes();
+    let (th, tw) = tiles(g, m);
     let input = (m * th + a - m) * (m * tw + a - m) + a * tw * a;
     let output = a * m + m * m + g.pixels();
     let output_grad = m * th * m * tw + m * a;
     input.max(output).max(output_grad) * n
 }
 
-/// The workspace [`forward`] needs for `oc` output channels and `n` samples: `(col, out)` lengths
-/// (`col` holds the transformed input tiles and one scratch per part of the batch split; `out`
-/// the `α²` products).
-pub fn workspace(g: &ConvGeom, oc: usize, n: usize) -> (usize, usize) {
-    let (_, a) = sizes(g.kernel);
-    let t = batch_tiles(g, n);
+/// The workspace [`forward`] needs with `alg` for `oc` output channels and `n` samples: `(col,
+/// out)` lengths (`col` holds the transformed input tiles and one scratch per part of the batch
+/// split; `out` the `α²` products).
+pub fn workspace(g: &ConvGeom, alg: Alg, oc: usize, n: usize) -> (usize, usize) {
+    let (_, a) = alg.sizes();
+    let t = batch_tiles(g, alg, n);
     (
-        a * a * plane(g.channels * t) + BATCH_PARTS * scratch_len(g, n),
+        a * a * plane(g.channels * t) + BATCH_PARTS * scratch_len(g, alg, n),
         a * a * plane(oc * t),
     )
 }
 
-/// The panel height of the transformed filters that [`forward`] needs for `oc` output channels
-/// and `n` samples of `g` (the GEMM's tile height for its products, see [`packed_a_rows`]).
-pub fn filter_rows(g: &ConvGeom, oc: usize, n: usize) -> usize {
-    packed_a_rows(oc, batch_tiles(g, n))
+/// The panel height of the transformed filters that [`forward`] needs with `alg` for `oc`
+/// output channels and `n` samples of `g` (the GEMM's tile height for its products, see
+/// [`packed_a_rows`]).
+pub fn filter_rows(g: &ConvGeom, alg: Alg, oc: usize, n: usize) -> usize {
+    packed_a_rows(oc, batch_tiles(g, alg, n))
 }
 
-/// The length of the transformed `k × k` filters of `c` input and `oc` output channels in panels
-/// of `mr` rows (see [`transform_filters`]).
-pub fn filters_len(k: usize, c: usize, oc: usize, mr: usize) -> usize {
-    let (_, a) = sizes(k);
+/// The length of the `alg` transforms of the filters of `c` input and `oc` output channels in
+/// panels of `mr` rows (see [`transform_filters`]).
+pub fn filters_len(alg: Alg, c: usize, oc: usize, mr: usize) -> usize {
+    let (_, a) = alg.sizes();
     a * a * plane(packed_len(oc, c, mr))
 }
 
-/// `U`, the transforms of the `k × k` filters `w` `[oc, c, k, k]`, into `u` (at least
+/// `U`, the `alg` transforms of the `r × r` filters `w` `[oc, c, r, r]`, into `u` (at least
 /// [`filters_len`] long) for [`forward`]: `α²` planes `U_ξ` `[oc, c]`, each packed in panels of
 /// `mr` rows as [`pack_a_panels`](super::gemm::pack_a_panels) lays them out; in
 /// [`BATCH_PARTS`] parts (halves of the panels) on the worker pool.
 ///
 /// # Panics
-/// If `k` has no algorithm ([`supports`]), `w` or `u` is too short, or `mr` is 0.
-pub fn transform_filters(k: usize, c: usize, oc: usize, mr: usize, w: &[f32], u: &mut [f32]) {
+/// If `w` or `u` is too short, or `mr` is 0.
+pub fn transform_filters(alg: Alg, c: usize, oc: usize, mr: usize, w: &[f32], u: &mut [f32]) {
     const { assert!(BATCH_PARTS == 2, "the transform splits in halves") };
-    assert!(supports(k), "winograd: no algorithm for {k}×{k} kernels");
-    let (_, a) = sizes(k);
+    let (k, (_, a)) = (alg.kernel(), alg.sizes());
     let len = packed_len(oc, c, mr);
     assert!(
         w.len() >= oc * c * k * k && u.len() >= a * a * plane(len),
@@ -308,7 +406,7 @@ pub fn transform_filters(k: usize, c: usize, oc: usize, mr: usize, w: &[f32], u:
     let us = split_planes(planes(u, plane(len), len, a * a), panels[1].start * mr * c);
     let parts = panels.into_iter().zip(us);
     run_batch_parts(parts, &|(panels, us)| {
-        by_kernel!(k, transform_panels(w, (oc, c, mr), panels, us))
+        by_alg!(alg, transform_panels(w, (oc, c, mr), panels, us))
     });
 }
 
@@ -346,17 +444,45 @@ fn split_planes(ps: [&mut [f32]; MAX_XI], at: usize) -> [[&mut [f32]; MAX_XI]; 2
     [heads, tails]
 }
 
-/// Checks that `g` is a stride-1 geometry with an algorithm.
-fn check_geometry(g: &ConvGeom) {
+/// `f(a_ξ, b_ξ, c_ξ)` for the first `xi` planes of `a`, `b` and `c` (`sa`, `sb` and `sc` apart),
+/// in halves of the planes on the worker pool ([`halves`]): each thread runs whole products, one
+/// after the other, instead of a share of each (at 2 threads, a product split by rows has both
+/// threads pack all of `B`, and `α²` small products synchronise `α²` times: CIFAR AlexNet's
+/// `F(4×4, 3×3)` products are 32 columns wide).
+fn per_plane(
+    xi: usize,
+    (a, sa): (&[f32], usize),
+    (b, sb): (&[f32], usize),
+    (c, sc): (&mut [f32], usize),
+    f: &(impl Fn(&[f32], &[f32], &mut [f32]) + Sync),
+) {
+    let at = halves(xi)[1].start;
+    let (a0, a1) = a.split_at(at * sa);
+    let (b0, b1) = b.split_at(at * sb);
+    let (c0, c1) = c[..xi * sc].split_at_mut(at * sc);
+    run_batch_parts([(a0, b0, c0), (a1, b1, c1)].into_iter(), &|(a, b, c)| {
+        for ((a, b), c) in a
+            .chunks_exact(sa)
+            .zip(b.chunks_exact(sb))
+            .zip(c.chunks_exact_mut(sc))
+        {
+            f(a, b, c);
+        }
+    });
+}
+
+/// Checks that `g` is a stride-1 geometry with the kernel of `alg`.
+fn check_geometry(g: &ConvGeom, alg: Alg) {
     assert!(
-        supports(g.kernel) && g.stride == 1,
-        "winograd: a stride-1 3×3 or 5×5 geometry"
+        g.kernel == alg.kernel() && g.stride == 1,
+        "winograd: a stride-1 geometry with the algorithm's kernel"
     );
 }
 
-/// `y = conv(x, w) + b` for `n` samples of a stride-1 `k × k` geometry `g` (`k` 3 or 5) with `oc`
-/// output channels: `x` `[n, C, H, W]`, `u` the filters `w` `[oc, C, k, k]` transformed by
-/// [`transform_filters`] in panels of [`filter_rows`]`(g, oc, n)` rows, `b` `[oc]`, `y`
+/// `y = conv(x, w) + b` through the algorithm `alg` for `n` samples of a stride-1 `k × k`
+/// geometry `g` (`k` the kernel of `alg`, see [`Alg::new`]) with `oc` output channels: `x`
+/// `[n, C, H, W]`, `u` the filters `w` `[oc, C, k, k]` transformed by [`transform_filters`]
+/// with `alg` in panels of [`filter_rows`]`(g, alg, oc, n)` rows, `b` `[oc]`, `y`
 /// `[n, oc, OH, OW]`; `col` and `out` are workspaces of at least the lengths given by
 /// [`workspace`]. The transforms run in [`BATCH_PARTS`] parts on the worker pool (input by
 /// channels, output by samples), the products through [`gemm_packed_a`]'s own split; the result
@@ -367,6 +493,7 @@ fn check_geometry(g: &ConvGeom) {
 #[allow(clippy::too_many_arguments)]
 pub fn forward(
     g: &ConvGeom,
+    alg: Alg,
     oc: usize,
     n: usize,
     x: &[f32],
@@ -377,17 +504,16 @@ pub fn forward(
     out: &mut [f32],
 ) {
     const { assert!(BATCH_PARTS == 2, "the transforms split in halves") };
-    check_geometry(g);
-    let c = g.channels;
-    let (_, a) = sizes(g.kernel);
+    check_geometry(g, alg);
+    let (c, (_, a)) = (g.channels, alg.sizes());
     let xi = a * a;
-    let t = batch_tiles(g, n);
-    let (cl, ol) = workspace(g, oc, n);
+    let t = batch_tiles(g, alg, n);
+    let (cl, ol) = workspace(g, alg, oc, n);
     assert!(
         col.len() >= cl && out.len() >= ol,
         "winograd: workspace too short"
     );
-    let su = plane(packed_len(oc, c, filter_rows(g, oc, n)));
+    let su = plane(packed_len(oc, c, filter_rows(g, alg, oc, n)));
     let (sv, sm) = (plane(c * t), plane(oc * t));
     assert!(
         x.len() >= n * g.input_size()
@@ -397,38 +523,42 @@ pub fn forward(
         "winograd: operand too short"
     );
     let (v, scratch) = col.split_at_mut(xi * sv);
-    input_tiles(g, n, x, v, sv, scratch);
+    input_tiles(g, alg, n, x, v, sv, scratch);
     let m = &mut out[..xi * sm];
-    for ((u, v), m) in u
-        .chunks_exact(su)
-        .zip(v.chunks_exact(sv))
-        .zip(m.chunks_exact_mut(sm))
-    {
+    per_plane(xi, (u, su), (v, sv), (m, sm), &|u, v, m| {
         // M_ξ = U_ξ · V_ξ.
         gemm_packed_a(oc, t, c, 1.0, u, v, t, 0.0, m, t);
-    }
+    });
     let m = &*m;
     // Output by halves of the batch.
     let ss = halves(n);
     let (y0, y1) = y[..n * oc * g.pixels()].split_at_mut(ss[1].start * oc * g.pixels());
-    let scratches = scratch.chunks_exact_mut(scratch_len(g, n));
+    let scratches = scratch.chunks_exact_mut(scratch_len(g, alg, n));
     let parts = ss.into_iter().zip([y0, y1]).zip(scratches);
     run_batch_parts(parts, &|((ss, ys), sc)| {
-        by_kernel!(g.kernel, transform_output(g, n, oc, m, sm, b, ss, ys, sc))
+        by_alg!(alg, transform_output(g, n, oc, m, sm, b, ss, ys, sc))
     });
 }
 
 /// `V`, the transformed input tiles of `x` (`[n, C, H, W]`), into the planes of `v` (`sv`
 /// apart), by halves of the input channels on the worker pool, with the scratches in `scratch`.
-fn input_tiles(g: &ConvGeom, n: usize, x: &[f32], v: &mut [f32], sv: usize, scratch: &mut [f32]) {
-    let (c, (_, a)) = (g.channels, sizes(g.kernel));
-    let t = batch_tiles(g, n);
+fn input_tiles(
+    g: &ConvGeom,
+    alg: Alg,
+    n: usize,
+    x: &[f32],
+    v: &mut [f32],
+    sv: usize,
+    scratch: &mut [f32],
+) {
+    let (c, (_, a)) = (g.channels, alg.sizes());
+    let t = batch_tiles(g, alg, n);
     let cs = halves(c);
     let vs = split_planes(planes(v, sv, c * t, a * a), cs[1].start * t);
-    let scratches = scratch.chunks_exact_mut(scratch_len(g, n));
+    let scratches = scratch.chunks_exact_mut(scratch_len(g, alg, n));
     let parts = cs.into_iter().zip(vs).zip(scratches);
     run_batch_parts(parts, &|((cs, vs), sc)| {
-        by_kernel!(g.kernel, transform_input(g, n, x, cs, vs, sc))
+        by_alg!(alg, transform_input(g, n, x, cs, vs, sc))
     });
 }
 
@@ -436,15 +566,16 @@ fn input_tiles(g: &ConvGeom, n: usize, x: &[f32], v: &mut [f32], sv: usize, scra
 /// lengths (`col` as for [`forward`]: the input tiles and the scratch; `out` the transformed
 /// output gradients `[α², oc, T]`, then the `α²` products `[α², oc, C]`).
 pub fn weight_grad_workspace(g: &ConvGeom, oc: usize, n: usize) -> (usize, usize) {
-    let (_, a) = sizes(g.kernel);
-    let t = batch_tiles(g, n);
+    let alg = Alg::new(g, false);
+    let (_, a) = alg.sizes();
+    let t = batch_tiles(g, alg, n);
     (
-        workspace(g, oc, n).0,
+        workspace(g, alg, oc, n).0,
         a * a * (plane(oc * t) + plane(oc * g.channels)),
     )
 }
 
-/// `dW`, the weight gradient of [`forward`] for the output gradient `dy` `[n, oc, OH, OW]` and
+/// `dW`, the weight gradient of [`forward`] (through `F(2×2, k×k)`) for the output gradient `dy` `[n, oc, OH, OW]` and
 /// the input `x` `[n, C, H, W]` of a stride-1 `k × k` geometry `g`, into `dw` `[oc, C, k, k]`
 /// (overwritten): `dW[o, c, u, v] = Σ_{s,i,j} dY[s, o, i, j] · x[s, c, i + u − pad_top,
 /// j + v − pad_left]`, as the adjoint of the forward algorithm: `dW = Gᵀ [Σ_t (A dY_t Aᵀ) ⊙
@@ -471,11 +602,11 @@ pub fn weight_grad(
     out: &mut [f32],
 ) {
     const { assert!(BATCH_PARTS == 2, "the transforms split in halves") };
-    check_geometry(g);
-    let (c, k) = (g.channels, g.kernel);
-    let (_, a) = sizes(k);
+    let alg = Alg::new(g, false);
+    check_geometry(g, alg);
+    let (c, k, (_, a)) = (g.channels, g.kernel, alg.sizes());
     let xi = a * a;
-    let t = batch_tiles(g, n);
+    let t = batch_tiles(g, alg, n);
     let (cl, ol) = weight_grad_workspace(g, oc, n);
     assert!(
         col.len() >= cl && out.len() >= ol,
@@ -489,32 +620,27 @@ pub fn weight_grad(
     );
     let (sv, sm, su) = (plane(c * t), plane(oc * t), plane(oc * c));
     let (v, scratch) = col.split_at_mut(xi * sv);
-    input_tiles(g, n, x, v, sv, scratch);
+    input_tiles(g, alg, n, x, v, sv, scratch);
     let (m, du) = out.split_at_mut(xi * sm);
     let os = halves(oc);
     let ms = split_planes(planes(m, sm, oc * t, xi), os[1].start * t);
     let parts = os
         .into_iter()
         .zip(ms)
-        .zip(scratch.chunks_exact_mut(scratch_len(g, n)));
+        .zip(scratch.chunks_exact_mut(scratch_len(g, alg, n)));
     run_batch_parts(parts, &|((os, ms), sc)| {
-        by_kernel!(k, transform_output_grad(g, n, oc, dy, os, ms, sc))
+        by_alg!(alg, transform_output_grad(g, n, oc, dy, os, ms, sc))
     });
     let du = &mut du[..xi * su];
-    for ((m, v), du) in m
-        .chunks_exact(sm)
-        .zip(v.chunks_exact(sv))
-        .zip(du.chunks_exact_mut(su))
-        .take(xi)
-    {
+    per_plane(xi, (m, sm), (v, sv), (du, su), &|m, v, du| {
         // dU_ξ = dM_ξ · V_ξᵀ.
         gemm(Trans::N, Trans::T, oc, c, t, 1.0, m, t, v, t, 0.0, du, c);
-    }
+    });
     let du = &*du;
     let os = halves(oc);
     let (dw0, dw1) = dw[..oc * c * k * k].split_at_mut(os[1].start * c * k * k);
     run_batch_parts(os.into_iter().zip([dw0, dw1]), &|(os, dws)| {
-        by_kernel!(k, transform_filter_grads(c, du, su, os, dws))
+        by_alg!(alg, transform_filter_grads(c, du, su, os, dws))
     });
 }
 
@@ -569,7 +695,7 @@ fn transform_output_grad(
     scratch: &mut [f32],
 ) {
     let mut ms = ms;
-    let (th, tw) = tiles(g);
+    let (th, tw) = tiles(g, M);
     let t = n * th * tw;
     let (oh, ow) = (g.out_h, g.out_w);
     let (ph, pw) = (M * th, M * tw);
@@ -691,7 +817,7 @@ fn transform_input(
 ) {
     let mut vs = vs;
     let c = g.channels;
-    let (th, tw) = tiles(g);
+    let (th, tw) = tiles(g, M);
     let t = n * th * tw;
     let (ph, pw) = (M * th + A - M, M * tw + A - M);
     let (plane, e) = scratch.split_at_mut(ph * pw * n);
@@ -780,7 +906,7 @@ fn transform_output(
     ys: &mut [f32],
     scratch: &mut [f32],
 ) {
-    let (th, tw) = tiles(g);
+    let (th, tw) = tiles(g, M);
     let t = n * th * tw;
     let (oh, ow) = (g.out_h, g.out_w);
     let ns = ss.len();
@@ -837,12 +963,12 @@ mod tests {
         (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
     }
 
-    /// (kernel, channels, height, width, padding, output channels, batch): even and odd outputs
-    /// (tiles partly outside the map), no padding, AlexNet's paddings (1 for 3 × 3, 2 for
+    /// (kernel, channels, height, width, padding, output channels, batch), for the three
+    /// algorithms ([`Alg::new`]): even and odd outputs (tiles partly outside the map), no padding, AlexNet's paddings (1 for 3 × 3, 2 for
     /// 5 × 5), Keras "same", paddings that make tiles read only zeros, and batches from 1 to 73
     /// (lines of samples shorter than a vector, and the vectorised loops' main steps, epilogues
     /// and remainders).
-    const CASES: [(usize, usize, usize, usize, Pad, usize, usize); 13] = [
+    const CASES: [(usize, usize, usize, usize, Pad, usize, usize); 16] = [
         (3, 1, 4, 4, Pad::Valid, 1, 1),
         (3, 3, 8, 8, Pad::Explicit(1), 5, 2),
         (3, 4, 13, 13, Pad::Explicit(1), 7, 3),
@@ -851,6 +977,10 @@ mod tests {
         (3, 2, 4, 4, Pad::Explicit(2), 3, 2),
         (3, 2, 6, 5, Pad::Explicit(1), 3, 17),
         (3, 1, 4, 5, Pad::Valid, 2, 73),
+        // Output sides multiples of 4 (no cropped tile of F(4×4, 3×3)).
+        (3, 2, 4, 4, Pad::Explicit(1), 3, 17),
+        (3, 2, 6, 6, Pad::Explicit(2), 3, 2),
+        (3, 3, 10, 6, Pad::Valid, 2, 70),
         (5, 1, 6, 6, Pad::Valid, 1, 1),
         (5, 3, 9, 9, Pad::Explicit(2), 5, 3),
         (5, 4, 7, 10, Pad::Same, 3, 2),
@@ -886,24 +1016,26 @@ mod tests {
             let x = values(n * g.input_size(), rng);
             let wt = values(oc * c * k * k, rng);
             let b = values(oc, rng);
-            let mr = filter_rows(&g, oc, n);
-            let mut u = vec![f32::NAN; filters_len(k, c, oc, mr)];
-            transform_filters(k, c, oc, mr, &wt, &mut u);
-            let (cl, ol) = workspace(&g, oc, n);
-            let mut col = vec![f32::NAN; cl];
-            let mut out = vec![f32::NAN; ol];
-            let mut y = vec![f32::NAN; n * oc * g.pixels()];
-            forward(&g, oc, n, &x, &u, &b, &mut y, &mut col, &mut out);
             let expect = conv2d_reference(&g, oc, n, &x, &wt, &b);
             let abs_x: Vec<f32> = x.iter().map(|v| v.abs()).collect();
             let abs_w: Vec<f32> = wt.iter().map(|v| v.abs()).collect();
             let abs_b: Vec<f32> = b.iter().map(|v| v.abs()).collect();
             let scale = conv2d_reference(&g, oc, n, &abs_x, &abs_w, &abs_b);
-            for (i, ((&got, &want), &s)) in y.iter().zip(&expect).zip(&scale).enumerate() {
-                assert!(
-                    close(got, want, s),
-                    "{case}: y[{i}] = {got}, expected {want}"
-                );
+            for alg in [Alg::new(&g, false), Alg::new(&g, true)] {
+                let mr = filter_rows(&g, alg, oc, n);
+                let mut u = vec![f32::NAN; filters_len(alg, c, oc, mr)];
+                transform_filters(alg, c, oc, mr, &wt, &mut u);
+                let (cl, ol) = workspace(&g, alg, oc, n);
+                let mut col = vec![f32::NAN; cl];
+                let mut out = vec![f32::NAN; ol];
+                let mut y = vec![f32::NAN; n * oc * g.pixels()];
+                forward(&g, alg, oc, n, &x, &u, &b, &mut y, &mut col, &mut out);
+                for (i, ((&got, &want), &s)) in y.iter().zip(&expect).zip(&scale).enumerate() {
+                    assert!(
+                        close(got, want, s),
+                        "{case} {alg:?}: y[{i}] = {got}, expected {want}"
+                    );
+                }
             }
         });
     }

@@ -32,7 +32,10 @@ use std::fmt;
 ///   valid convolution).
 /// - Computation: wide stride-1 3 × 3 and 5 × 5 layers on maps of at least 16 pixels run all
 ///   three directions as Winograd `F(2×2, 3×3)` or `F(2×2, 5×5)` ([`Conv2d::WINOGRAD`]; equal
-///   to the sum below up to rounding, about 1e-6 and 1e-5 relative). Otherwise all three
+///   to the sum below up to rounding, about 1e-6 and 1e-5 relative); in [`Mode::Eval`], the
+///   3 × 3 layers run `F(4×4, 3×3)` instead (about 1e-5; see [`winograd::Alg::new`] for why
+///   training does not), so evaluation and training outputs of such a layer differ in the last
+///   bits. Otherwise all three
 ///   directions are one GEMM each over the batch's `im2col` matrix `col`
 ///   `[IN_C·K·K, N·OH·OW]`: `Y = W·col`,
 ///   `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by `col2im`. The forward pass never stores `col`:
@@ -94,7 +97,7 @@ pub struct Conv2d<
     /// The Winograd transforms of `weight`, packed for the GEMM ([`winograd::transform_filters`]),
     /// kept between forward passes while the weights and the panel height stay the same (an
     /// evaluation loop transforms and packs them once).
-    filters: Derived,
+    filters: Derived<(winograd::Alg, usize)>,
 }
 
 impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, const P: usize>
@@ -195,18 +198,22 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     }
 
     /// The forward pass of the batch `x` into `y` through [`winograd::forward`], with the filter
-    /// transforms of the last call when the weights have not changed since.
-    fn forward_winograd(&mut self, g: &ConvGeom, n: usize, x: &[f32], y: &mut [f32]) {
-        let (cl, ol) = winograd::workspace(g, OUT_C, n);
+    /// transforms of the last call when the weights and the algorithm have not changed since.
+    /// Evaluation passes use large tiles where the map allows (`F(4×4, 3×3)`, see
+    /// [`winograd::Alg::new`]): their filter transforms are kept across an evaluation loop,
+    /// while a training step needs new ones every step.
+    fn forward_winograd(&mut self, g: &ConvGeom, n: usize, x: &[f32], y: &mut [f32], mode: Mode) {
+        let alg = winograd::Alg::new(g, mode == Mode::Eval);
+        let (cl, ol) = winograd::workspace(g, alg, OUT_C, n);
         grow(&mut self.col, cl);
         grow(&mut self.out, ol);
-        let mr = winograd::filter_rows(g, OUT_C, n);
-        let len = winograd::filters_len(K, IN_C, OUT_C, mr);
-        let u = self.filters.get(&self.weight, mr, len, |w, u| {
-            winograd::transform_filters(K, IN_C, OUT_C, mr, w, u)
+        let mr = winograd::filter_rows(g, alg, OUT_C, n);
+        let len = winograd::filters_len(alg, IN_C, OUT_C, mr);
+        let u = self.filters.get(&self.weight, (alg, mr), len, |w, u| {
+            winograd::transform_filters(alg, IN_C, OUT_C, mr, w, u)
         });
         let b = self.bias.value();
-        winograd::forward(g, OUT_C, n, x, u, b, y, &mut self.col, &mut self.out);
+        winograd::forward(g, alg, OUT_C, n, x, u, b, y, &mut self.col, &mut self.out);
     }
 
     /// The geometry of the input gradient as a convolution, when it runs as Winograd: for a
@@ -242,11 +249,12 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     /// a zero bias and the transforms of the turned filters go after the workspace in `col` (the
     /// weight gradient's input tiles, used up by then).
     fn input_grad_winograd(&mut self, gt: &ConvGeom, n: usize, dy: &[f32], dx: &mut [f32]) {
-        let (cl, ol) = winograd::workspace(gt, IN_C, n);
-        let mr = winograd::filter_rows(gt, IN_C, n);
+        let alg = winograd::Alg::new(gt, false);
+        let (cl, ol) = winograd::workspace(gt, alg, IN_C, n);
+        let mr = winograd::filter_rows(gt, alg, IN_C, n);
         let (fl, ul) = (
             IN_C * OUT_C * K * K,
-            winograd::filters_len(K, OUT_C, IN_C, mr),
+            winograd::filters_len(alg, OUT_C, IN_C, mr),
         );
         grow(&mut self.col, cl + fl + IN_C + ul);
         grow(&mut self.out, ol);
@@ -262,8 +270,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
                 }
             }
         }
-        winograd::transform_filters(K, OUT_C, IN_C, mr, turned, u);
-        winograd::forward(gt, IN_C, n, dy, u, zero, dx, ws, &mut self.out);
+        winograd::transform_filters(alg, OUT_C, IN_C, mr, turned, u);
+        winograd::forward(gt, alg, IN_C, n, dy, u, zero, dx, ws, &mut self.out);
     }
 
     /// The backward pass of a [`Conv2d::DIRECT`] layer over [`BATCH_PARTS`] fixed parts of the
@@ -448,7 +456,7 @@ impl<
     const OW: usize,
 > Layer<Chw<IN_C, H, W>, Chw<OUT_C, OH, OW>> for Conv2d<IN_C, OUT_C, K, S, P>
 {
-    fn forward(&mut self, x: &Act<Chw<IN_C, H, W>>, y: &mut Act<Chw<OUT_C, OH, OW>>, _: Mode) {
+    fn forward(&mut self, x: &Act<Chw<IN_C, H, W>>, y: &mut Act<Chw<OUT_C, OH, OW>>, mode: Mode) {
         const {
             assert!(
                 OH == shape::window_out_or_max(H, K, S, shape::pad_from_const(P))
@@ -486,7 +494,7 @@ impl<
             swap_shared(&mut self.col, &mut self.out);
         }
         if Self::uses_winograd(&g) {
-            self.forward_winograd(&g, n, x.as_slice(), y.as_mut_slice());
+            self.forward_winograd(&g, n, x.as_slice(), y.as_mut_slice(), mode);
         } else {
             self.forward_gemm(&g, x.as_slice(), y.as_mut_slice());
         }
@@ -812,12 +820,14 @@ mod tests {
         matches_reference::<2, 9, 2, 1, PAD_SAME, 6, 5, 6, 5>();
         matches_reference::<3, 16, 5, 1, 0, 14, 14, 10, 10>();
         matches_reference::<2, 17, 3, 1, 1, 6, 5, 6, 5>();
-        // Winograd forward: 32 channels in and out on an odd 11 × 10 map (edge tiles cropped),
-        // with Keras "same" padding, and CIFAR's 4 × 4; 3 × 5 stays under `WINOGRAD_MIN_PIXELS`
-        // (im2col).
+        // Winograd forward (`F(4×4, 3×3)` in evaluation, `F(2×2, 3×3)` in training: the filter
+        // transforms kept must follow the mode): 32 channels in and out on an odd 11 × 10 map
+        // (edge tiles cropped), with Keras "same" padding, and CIFAR's 8 × 8 and 4 × 4; 3 × 5
+        // stays under `WINOGRAD_MIN_PIXELS` (im2col).
         const { assert!(Conv2d::<32, 32, 3, 1, 1>::WINOGRAD && !Conv2d::<31, 32, 3>::WINOGRAD) };
         matches_reference::<32, 32, 3, 1, 1, 11, 10, 11, 10>();
         matches_reference::<32, 33, 3, 1, PAD_SAME, 12, 9, 12, 9>();
+        matches_reference::<32, 32, 3, 1, 1, 8, 8, 8, 8>();
         matches_reference::<32, 32, 3, 1, 1, 4, 4, 4, 4>();
         matches_reference::<32, 32, 3, 1, 0, 5, 7, 3, 5>();
         // F(2×2, 5×5): AlexNet's padding 2 on an odd map, and no padding.

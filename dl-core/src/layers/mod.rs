@@ -57,7 +57,9 @@ pub use tanh::Tanh;
 pub enum Mode {
     /// Training: dropout is active, batch norm uses and updates batch statistics, caches are kept.
     Train,
-    /// Evaluation: dropout is the identity, batch norm uses its running statistics.
+    /// Evaluation: dropout is the identity, batch norm uses its running statistics, and the
+    /// Winograd 3 × 3 convolutions use larger tiles (the same result up to rounding, see
+    /// [`Conv2d`](crate::Conv2d)).
     #[default]
     Eval,
 }
