@@ -1,7 +1,8 @@
 //! A small persistent worker pool for splitting one GEMM across threads without allocating.
 //!
 //! Workers are spawned on first need (the pool grows to the largest thread count asked for, up
-//! to [`MAX_WORKERS`]) and then sleep on a `Condvar`. A job is a descriptor on the caller's stack
+//! to [`MAX_WORKERS`]) and then wait for jobs: spinning for [`SPIN`], then asleep on a
+//! `Condvar`. A job is a descriptor on the caller's stack
 //! — a function pointer, a pointer to the caller's closure and the number of parts — handed over
 //! through a `Mutex`: no heap allocation per job. Assignment is static: the caller runs part 0 and
 //! worker `w` runs part `w + 1`, so a given shape always puts the same part on the same thread
@@ -15,7 +16,9 @@
 
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 /// Upper bound on the number of worker threads (so a huge `DL_NUM_THREADS` cannot spawn
 /// thousands of threads).
@@ -66,6 +69,11 @@ pub(super) struct Pool {
     state: Mutex<State>,
     work: Condvar,
     done: Condvar,
+    /// Copies of `State::generation` and `State::pending`, written under the lock and read
+    /// without it by waiters while they spin ([`spin_until`]): only a hint when to take the
+    /// lock, where the state itself is checked.
+    posted: AtomicU64,
+    unfinished: AtomicUsize,
 }
 
 /// The process-wide pool used by [`super::gemm`].
@@ -80,7 +88,26 @@ pub(super) static POOL: Pool = Pool {
     }),
     work: Condvar::new(),
     done: Condvar::new(),
+    posted: AtomicU64::new(0),
+    unfinished: AtomicUsize::new(0),
 };
+
+/// How long a waiter (a worker for the next job, a caller for the workers' parts) spins before
+/// it sleeps on its condition variable. A thread that sleeps lets its virtual CPU halt, and on
+/// the 2-core virtual machine of the benchmarks waking it took 20–60 µs at the median and up to
+/// 2 ms (`bench/NOTES.md`, section 38), while a job of a LeNet-5 step lasts 20–200 µs and the
+/// serial code between two jobs about as long. GNU OpenMP, under PyTorch, spins too
+/// (`GOMP_SPINCOUNT`).
+const SPIN: Duration = Duration::from_micros(300);
+
+/// Returns when `ready()` holds or after [`SPIN`], yielding the CPU between checks (a
+/// `sched_yield`: any other thread that is ready runs instead).
+fn spin_until(ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + SPIN;
+    while !ready() && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+}
 
 /// Calls the closure of type `F` behind `ctx` on `part`.
 ///
@@ -134,6 +161,8 @@ impl Pool {
         });
         st.pending = helped;
         st.panicked = false;
+        self.unfinished.store(helped, Ordering::Release);
+        self.posted.store(st.generation, Ordering::Release);
         drop(st);
         IN_JOB.set(true);
         self.work.notify_all();
@@ -149,6 +178,7 @@ impl Pool {
     fn work_loop(&self, index: usize, mut seen: u64) {
         IN_JOB.set(true);
         loop {
+            spin_until(|| self.posted.load(Ordering::Acquire) != seen);
             let mut st = self.lock();
             while st.generation == seen {
                 st = self.work.wait(st).unwrap_or_else(PoisonError::into_inner);
@@ -167,6 +197,7 @@ impl Pool {
             let mut st = self.lock();
             st.panicked |= !ok;
             st.pending -= 1;
+            self.unfinished.store(st.pending, Ordering::Release);
             if st.pending == 0 {
                 self.done.notify_all();
             }
@@ -181,6 +212,7 @@ struct Finish(&'static Pool);
 impl Drop for Finish {
     fn drop(&mut self) {
         let pool = self.0;
+        spin_until(|| pool.unfinished.load(Ordering::Acquire) == 0);
         let mut st = pool.lock();
         while st.pending > 0 {
             st = pool.done.wait(st).unwrap_or_else(PoisonError::into_inner);
