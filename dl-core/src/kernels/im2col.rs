@@ -754,8 +754,8 @@ mod avx512 {
     /// The CPU must support AVX-512F.
     ///
     /// # Panics
-    /// If `g` does not have stride 1 and `OW + K − 1 ≤ 16 ≤ wp`, or `dp` or `col` is shorter than
-    /// [`scatter_channel`] needs.
+    /// If `g`'s stride is not 1, `OW + K − 1` exceeds 16 or `wp`, or `dp` or `col` is shorter
+    /// than [`scatter_channel`] needs.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn scatter_rows(
         g: &ConvGeom,
