@@ -678,7 +678,7 @@ fn scatter_channel(
     #[cfg(target_arch = "x86_64")]
     if s == 1 && ow + k - 1 <= 16 && super::allowed(super::Isa::Avx512) {
         // SAFETY: the CPU supports AVX-512F.
-        unsafe { avx512::scatter_rows(g, c, col, ld, offset, dp, wp) };
+        unsafe { avx512::scatter_rows(g, &col[c * k * k * ld + offset..], ld, dp, wp) };
         return;
     }
     for ki in 0..k {
@@ -753,16 +753,17 @@ mod avx512 {
     /// # Safety
     /// The CPU must support AVX-512F.
     ///
+    /// `taps` is the channel's first column-matrix row at the sample's offset (its `K·K` rows
+    /// `ld` apart).
+    ///
     /// # Panics
-    /// If `g`'s stride is not 1, `OW + K − 1` exceeds 16 or `wp`, or `dp` or `col` is shorter
+    /// If `g`'s stride is not 1, `OW + K − 1` exceeds 16 or `wp`, or `dp` or `taps` is shorter
     /// than [`scatter_channel`] needs.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn scatter_rows(
         g: &ConvGeom,
-        c: usize,
-        col: &[f32],
+        taps: &[f32],
         ld: usize,
-        offset: usize,
         dp: &mut [f32],
         wp: usize,
     ) {
@@ -774,20 +775,18 @@ mod avx512 {
         );
         let rows = oh + k - 1;
         assert!(
-            dp.len() >= (rows - 1) * wp + width
-                && col.len() >= ((c + 1) * k * k - 1) * ld + offset + oh * ow,
+            dp.len() >= (rows - 1) * wp + width && taps.len() >= (k * k - 1) * ld + oh * ow,
             "im2col: plane or column matrix too short"
         );
         let row_mask = ((1u32 << width) - 1) as __mmask16;
         let tap_mask = ((1u32 << ow) - 1) as __mmask16;
-        let taps = &col[c * k * k * ld + offset..];
         for r in 0..rows {
             let dst = dp[r * wp..][..width].as_mut_ptr();
             // Kernel rows u with an output row r − u.
             let us = r.saturating_sub(oh - 1)..k.min(r + 1);
             // SAFETY: the row's `width` values are inside `dp` (checked above); tap `(u, v)`'s
-            // output row `r − u` is `ow` values inside `col` at `(u·k + v)·ld + (r − u)·ow`
-            // from `taps`; its load starts `v` values before them but enables only the lanes
+            // output row `r − u` is `ow` values inside `taps` at `(u·k + v)·ld + (r − u)·ow`;
+            // its load starts `v` values before them but enables only the lanes
             // `v..v + ow`, and masked-off lanes are not accessed.
             unsafe {
                 let mut acc = _mm512_setzero_ps();

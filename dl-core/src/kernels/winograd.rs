@@ -249,28 +249,12 @@ impl Algorithm<2, 5, 6> for F2x5 {
         combine2(o5, d, |[_, b]| b);
     }
     #[inline(always)]
-    fn g([f0, f1, f2, f3, f4]: [f32; 5]) -> [f32; 6] {
-        let (even, odd) = (f0 + f2 + f4, f1 + f3);
-        let (even2, odd2) = (f0 + 4.0 * f2 + 16.0 * f4, 2.0 * f1 + 8.0 * f3);
-        [
-            0.25 * f0,
-            -(even + odd) / 6.0,
-            -(even - odd) / 6.0,
-            (even2 + odd2) / 24.0,
-            (even2 - odd2) / 24.0,
-            f4,
-        ]
+    fn g(f: [f32; 5]) -> [f32; 6] {
+        g6(f)
     }
     #[inline(always)]
-    fn gt([u0, u1, u2, u3, u4, u5]: [f32; 6]) -> [f32; 5] {
-        let (s12, d12, s34, d34) = (u1 + u2, u2 - u1, u3 + u4, u3 - u4);
-        [
-            0.25 * u0 - s12 / 6.0 + s34 / 24.0,
-            d12 / 6.0 + d34 / 12.0,
-            (s34 - s12) / 6.0,
-            d12 / 6.0 + d34 / 3.0,
-            2.0 * s34 / 3.0 - s12 / 6.0 + u5,
-        ]
+    fn gt(u: [f32; 6]) -> [f32; 5] {
+        g6t(u)
     }
 }
 
@@ -303,26 +287,56 @@ impl Algorithm<4, 3, 6> for F4x3 {
         combine4(o5, d, |[.., d]| d);
     }
     #[inline(always)]
-    fn g([f0, f1, f2]: [f32; 3]) -> [f32; 6] {
-        let (even, even4) = (f0 + f2, f0 + 4.0 * f2);
-        [
-            0.25 * f0,
-            -(even + f1) / 6.0,
-            -(even - f1) / 6.0,
-            (even4 + 2.0 * f1) / 24.0,
-            (even4 - 2.0 * f1) / 24.0,
-            f2,
-        ]
+    fn g(f: [f32; 3]) -> [f32; 6] {
+        g6(f)
     }
     #[inline(always)]
-    fn gt([u0, u1, u2, u3, u4, u5]: [f32; 6]) -> [f32; 3] {
-        let (s12, d12, s34, d34) = (u1 + u2, u2 - u1, u3 + u4, u3 - u4);
-        [
-            0.25 * u0 - s12 / 6.0 + s34 / 24.0,
-            d12 / 6.0 + d34 / 12.0,
-            (s34 / 6.0 - s12 / 6.0) + u5,
-        ]
+    fn gt(u: [f32; 6]) -> [f32; 3] {
+        g6t(u)
     }
+}
+
+/// `G f` for the tiles of 6 (`F(2×2, 5×5)` and `F(4×4, 3×3)`, `R` taps): the filter
+/// polynomial `f₀ + f₁x + …` at the points 0, −1, 1, 2, −2 and ∞, scaled by ¼, −⅙, −⅙, 1/24,
+/// 1/24 and 1 (Lavin and Gray's `G`; the rows listed at [`F2x5`]).
+#[inline(always)]
+fn g6<const R: usize>(f: [f32; R]) -> [f32; 6] {
+    // Even and odd terms at x = 1 and at x = 2.
+    let (mut even, mut odd, mut even2, mut odd2, mut power) = (0.0, 0.0, 0.0, 0.0, 1.0);
+    for (i, &v) in f.iter().enumerate() {
+        if i % 2 == 0 {
+            (even, even2) = (even + v, even2 + power * v);
+        } else {
+            (odd, odd2) = (odd + v, odd2 + power * v);
+        }
+        power *= 2.0;
+    }
+    [
+        0.25 * f[0],
+        -(even + odd) / 6.0,
+        -(even - odd) / 6.0,
+        (even2 + odd2) / 24.0,
+        (even2 - odd2) / 24.0,
+        f[R - 1],
+    ]
+}
+
+/// `Gᵀ u` for [`g6`]: tap `i` gets `¼u₀` (for `i = 0`), `−(u₁ + (−1)ⁱu₂)/6`,
+/// `2ⁱ(u₃ + (−1)ⁱu₄)/24` and `u₅` (for `i = R − 1`).
+#[inline(always)]
+fn g6t<const R: usize>([u0, u1, u2, u3, u4, u5]: [f32; 6]) -> [f32; R] {
+    let (s12, d12, s34, d34) = (u1 + u2, u2 - u1, u3 + u4, u3 - u4);
+    array(|i| {
+        let (one, two) = if i % 2 == 0 { (-s12, s34) } else { (d12, d34) };
+        let mut v = one / 6.0 + (1 << i) as f32 * two / 24.0;
+        if i == 0 {
+            v += 0.25 * u0;
+        }
+        if i == R - 1 {
+            v += u5;
+        }
+        v
+    })
 }
 
 /// The most positions of a transformed tile (`α²` for `α = 6`).

@@ -35,19 +35,16 @@ use std::fmt;
 ///   to the sum below up to rounding, about 1e-6 and 1e-5 relative); in [`Mode::Eval`], the
 ///   3 × 3 layers run `F(4×4, 3×3)` instead (about 1e-5; see [`winograd::Alg::new`] for why
 ///   training does not), so evaluation and training outputs of such a layer differ in the last
-///   bits. Otherwise all three
-///   directions are one GEMM each over the batch's `im2col` matrix `col`
-///   `[IN_C·K·K, N·OH·OW]`: `Y = W·col`,
-///   `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by `col2im`. The forward pass never stores `col`:
-///   [`gemm_im2col`] packs its panels straight from the (zero-padded) images; the backward pass
-///   builds it for the two gradients a few samples at a time, in [`BATCH_PARTS`] parts of the
-///   batch on the worker pool, so that each chunk of the matrix (about 256 KiB) stays in L2
-///   from `im2col` to `col2im` (see `backward_chunk`). Layers whose matrix exceeds 1 MiB per
-///   sample share their workspaces with each other, one set per thread. Stride-1 layers with
-///   at most 8 output channels skip
-///   im2col and run the direct kernels of [`conv_direct`](crate::kernels::conv_direct) instead
-///   ([`Conv2d::DIRECT`]); with at most 16, the forward pass only
-///   ([`Conv2d::DIRECT_FORWARD`]).
+///   bits. Otherwise all three directions are one GEMM each over the batch's `im2col` matrix `col`
+///   `[IN_C·K·K, N·OH·OW]`: `Y = W·col`, `dW = dY·colᵀ`, `dcol = Wᵀ·dY` followed by `col2im`. The
+///   forward pass never stores `col`: [`gemm_im2col`] packs its panels straight from the
+///   (zero-padded) images; the backward pass builds it for the two gradients a few samples at a
+///   time, in [`BATCH_PARTS`] parts of the batch on the worker pool, so that each chunk of the
+///   matrix (about 256 KiB) stays in L2 from `im2col` to `col2im` (see `backward_chunk`). Layers
+///   whose matrix exceeds 1 MiB per sample share their workspaces with each other, one set per
+///   thread. Stride-1 layers with at most 8 output channels skip im2col and run the direct kernels
+///   of [`conv_direct`](crate::kernels::conv_direct) instead ([`Conv2d::DIRECT`]); with at most 16,
+///   the forward pass only ([`Conv2d::DIRECT_FORWARD`]).
 ///
 /// ```
 /// use dl_core::{Act, Chw, Conv2d, Layer, Mode};
@@ -95,8 +92,8 @@ pub struct Conv2d<
     /// input, as `col` in the forward pass.
     out: Vec<f32>,
     /// The Winograd transforms of `weight`, packed for the GEMM ([`winograd::transform_filters`]),
-    /// kept between forward passes while the weights and the panel height stay the same (an
-    /// evaluation loop transforms and packs them once).
+    /// kept between forward passes while the weights, the algorithm and the panel height stay the
+    /// same (an evaluation loop transforms and packs them once).
     filters: Derived<(winograd::Alg, usize)>,
 }
 
@@ -199,7 +196,7 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
 
     /// The forward pass of the batch `x` into `y` through [`winograd::forward`], with the filter
     /// transforms of the last call when the weights and the algorithm have not changed since.
-    /// Evaluation passes use large tiles where the map allows (`F(4×4, 3×3)`, see
+    /// Evaluation passes of 3 × 3 layers use large tiles (`F(4×4, 3×3)`, see
     /// [`winograd::Alg::new`]): their filter transforms are kept across an evaluation loop,
     /// while a training step needs new ones every step.
     fn forward_winograd(&mut self, g: &ConvGeom, n: usize, x: &[f32], y: &mut [f32], mode: Mode) {
