@@ -336,10 +336,12 @@ pub fn pack_a_panels(m: usize, k: usize, a: &[f32], lda: usize, mr: usize, dst: 
 }
 
 /// `C = alpha · A·B + beta · C` for a row-major `B` (`k × n`, row length `ldb`) and an `A`
-/// (`m × k`) packed by [`pack_a_panels`] in panels of [`packed_a_rows`]`(m, n)` rows: the same
-/// product as [`gemm`] on the unpacked `A` (bit for bit and with the same threads when `n ≥ 2`;
-/// a single column may take `gemm`'s dot-product path), without packing `A` again (a layer's
-/// weights packed once for many calls).
+/// (`m × k`) packed by [`pack_a_panels`] in panels of `mr` rows, a tile height of this CPU's
+/// kernels ([`packed_a_rows`] gives the best one for a shape; the product takes the best tile
+/// of that height for `m × n`): the same product as [`gemm`] on the unpacked `A` (bit for bit
+/// and with the same threads when `n ≥ 2`, whatever the tile; a single column may take `gemm`'s
+/// dot-product path), without packing `A` again (a layer's weights packed once for many calls,
+/// or for products of several widths).
 ///
 /// ```
 /// use dl_core::kernels::gemm::{gemm, gemm_packed_a, pack_a_panels, packed_len, packed_a_rows, Trans};
@@ -350,20 +352,21 @@ pub fn pack_a_panels(m: usize, k: usize, a: &[f32], lda: usize, mr: usize, dst: 
 /// let mut packed = vec![0.0; packed_len(m, k, mr)];
 /// pack_a_panels(m, k, &a, k, mr, &mut packed);
 /// let (mut c, mut want) = (vec![0.0; m * n], vec![0.0; m * n]);
-/// gemm_packed_a(m, n, k, 1.0, &packed, &b, n, 0.0, &mut c, n);
+/// gemm_packed_a(m, n, k, 1.0, (&packed, mr), &b, n, 0.0, &mut c, n);
 /// gemm(Trans::N, Trans::N, m, n, k, 1.0, &a, k, &b, n, 0.0, &mut want, n);
 /// assert_eq!(c, want);
 /// ```
 ///
 /// # Panics
-/// As [`gemm`], and if `a` is shorter than [`packed_len`].
+/// As [`gemm`], if `a` is shorter than [`packed_len`], and if no kernel tile of this CPU has
+/// `mr` rows.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_packed_a(
     m: usize,
     n: usize,
     k: usize,
     alpha: f32,
-    a: &[f32],
+    (a, mr): (&[f32], usize),
     b: &[f32],
     ldb: usize,
     beta: f32,
@@ -371,7 +374,7 @@ pub fn gemm_packed_a(
     ldc: usize,
 ) {
     let threads = threads_for(m, n, k);
-    gemm_packed_a_threaded(threads, m, n, k, alpha, a, b, ldb, beta, c, ldc);
+    gemm_packed_a_threaded(threads, m, n, k, alpha, (a, mr), b, ldb, beta, c, ldc);
 }
 
 /// [`gemm_packed_a`] split over `threads` threads, bit-identical at every count.
@@ -382,16 +385,21 @@ fn gemm_packed_a_threaded(
     n: usize,
     k: usize,
     alpha: f32,
-    a: &[f32],
+    (a, mr): (&[f32], usize),
     b: &[f32],
     ldb: usize,
     beta: f32,
     c: &mut [f32],
     ldc: usize,
 ) {
+    let candidates = candidates(Kernel::best()).unwrap_or(&PORTABLE);
+    assert!(
+        candidates.iter().any(|c| c.mr == mr),
+        "gemm: no kernel tile of {mr} rows"
+    );
     let plan = Plan {
         a_packed: true,
-        ..packed_plan(m, n)
+        ..pick_tile_among(candidates, |c| c.mr == mr, m, n)
     };
     assert!(
         ldb >= n.max(1) && ldc >= n.max(1),
@@ -1203,18 +1211,22 @@ const PORTABLE: [Candidate; 1] = [Candidate {
 /// and depth step its vector FMAs (`MR·NR / lanes`) plus three for the loads and loop; ties go to
 /// the candidate listed first.
 fn pick_tile(candidates: &[Candidate], m: usize, n: usize) -> Plan {
-    pick_tile_up_to(candidates, usize::MAX, m, n)
+    pick_tile_among(candidates, |_| true, m, n)
 }
 
-/// [`pick_tile`] among the candidates of at most `max_mr` rows (the portable kernel's 4 rows at
-/// least are always there).
-fn pick_tile_up_to(candidates: &[Candidate], max_mr: usize, m: usize, n: usize) -> Plan {
+/// [`pick_tile`] among the candidates that `allowed` accepts (at least one).
+fn pick_tile_among(
+    candidates: &[Candidate],
+    allowed: impl Fn(&Candidate) -> bool,
+    m: usize,
+    n: usize,
+) -> Plan {
     let cost = |c: &Candidate| m.div_ceil(c.mr) * n.div_ceil(c.nr) * (c.mr * c.nr / c.lanes + 3);
     let best = candidates
         .iter()
-        .filter(|c| c.mr <= max_mr)
+        .filter(|c| allowed(c))
         .reduce(|best, c| if cost(c) < cost(best) { c } else { best })
-        .expect("invariant: every candidate set has a tile of at most 8 rows");
+        .expect("invariant: the callers allow at least one candidate");
     Plan::new(best)
 }
 
@@ -1225,7 +1237,8 @@ fn pick_tile_up_to(candidates: &[Candidate], max_mr: usize, m: usize, n: usize) 
 /// tile forced (`zz_gemm`, best of 7, 3 rounds, bench/NOTES.md section 25): 32 × 4096 × 4096
 /// 14 × 32 91–102 GFLOP/s, 8 × 32 105–110; 16 × 4096 × 4096 16 × 16 56–66, 8 × 16 61–73.
 fn pick_streaming_tile(candidates: &[Candidate], m: usize, n: usize) -> Plan {
-    pick_tile_up_to(candidates, STREAM_MAX_MR, m, n).streaming()
+    // The portable kernel's 4 rows at least are in every candidate set.
+    pick_tile_among(candidates, |c| c.mr <= STREAM_MAX_MR, m, n).streaming()
 }
 
 /// See [`pick_streaming_tile`].
@@ -2128,17 +2141,30 @@ mod tests {
     }
 
     #[test]
-    fn prepacked_a_gives_the_bits_of_gemm_at_one_and_two_threads() {
-        // A partial last panel, several depth blocks (k > KC), several column blocks, beta ≠ 0.
+    fn prepacked_a_gives_the_bits_of_gemm_at_one_and_two_threads_in_every_panel_height() {
+        // A partial last panel, several depth blocks (k > KC), several column blocks, beta ≠ 0;
+        // the best panel height for the shape and every other one the CPU's tiles have.
+        let tiles = candidates(Kernel::best()).unwrap_or(&PORTABLE);
         for (m, n, k) in [(5, 3, 4), (37, 70, 600), (100, 130, 50), (43, 1100, 513)] {
             let (a, b) = (values(m * k, 1), values(k * n, 2));
-            let mr = packed_a_rows(m, n);
-            let mut pa = vec![f32::NAN; packed_len(m, k, mr)];
-            pack_a_panels(m, k, &a, k, mr, &mut pa);
-            same_bits_as_gemm(Trans::N, (m, n, k), (&a, &b), |threads, c| {
-                gemm_packed_a_threaded(threads, m, n, k, 0.5, &pa, &b, n, 0.25, c, n)
-            });
+            let best = packed_a_rows(m, n);
+            assert!(tiles.iter().any(|c| c.mr == best));
+            for mr in tiles.iter().map(|c| c.mr) {
+                let mut pa = vec![f32::NAN; packed_len(m, k, mr)];
+                pack_a_panels(m, k, &a, k, mr, &mut pa);
+                same_bits_as_gemm(Trans::N, (m, n, k), (&a, &b), |threads, c| {
+                    gemm_packed_a_threaded(threads, m, n, k, 0.5, (&pa, mr), &b, n, 0.25, c, n)
+                });
+            }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "gemm: no kernel tile of 5 rows")]
+    fn prepacked_a_of_a_height_no_tile_has_is_refused() {
+        let pa = vec![0.0; packed_len(8, 4, 5)];
+        let mut c = vec![0.0; 8 * 3];
+        gemm_packed_a(8, 3, 4, 1.0, (&pa, 5), &[0.0; 12], 3, 0.0, &mut c, 3);
     }
 
     #[test]

@@ -375,21 +375,27 @@ fn scratch_len(g: &ConvGeom, alg: Alg, n: usize) -> usize {
     input.max(output).max(output_grad) * n
 }
 
-/// The workspace [`forward`] needs with `alg` for `oc` output channels and `n` samples: `(col,
-/// out)` lengths (`col` holds the transformed input tiles and one scratch per part of the batch
-/// split; `out` the `α²` products).
-pub fn workspace(g: &ConvGeom, alg: Alg, oc: usize, n: usize) -> (usize, usize) {
+/// The length of `α²` planes of `rows · T` values for `n` samples (`T` their tiles) in
+/// [`forward`]'s parts of the batch: each part's planes hold its own tiles, rounded up by
+/// [`plane`] (less than 32 values).
+fn parts_len(g: &ConvGeom, alg: Alg, rows: usize, n: usize) -> usize {
     let (_, a) = alg.sizes();
-    let t = batch_tiles(g, alg, n);
+    a * a * (rows * batch_tiles(g, alg, n) + BATCH_PARTS * 32)
+}
+
+/// The workspace [`forward`] needs with `alg` for `oc` output channels and `n` samples: `(col,
+/// out)` lengths (`col` holds the transformed input tiles and one scratch per part of the batch;
+/// `out` the `α²` products, in the parts' planes).
+pub fn workspace(g: &ConvGeom, alg: Alg, oc: usize, n: usize) -> (usize, usize) {
     (
-        a * a * plane(g.channels * t) + BATCH_PARTS * scratch_len(g, alg, n),
-        a * a * plane(oc * t),
+        parts_len(g, alg, g.channels, n) + BATCH_PARTS * scratch_len(g, alg, n),
+        parts_len(g, alg, oc, n),
     )
 }
 
 /// The panel height of the transformed filters that [`forward`] needs with `alg` for `oc`
-/// output channels and `n` samples of `g` (the GEMM's tile height for its products, see
-/// [`packed_a_rows`]).
+/// output channels and `n` samples of `g` (the GEMM's best tile height for the products of the
+/// whole batch, see [`packed_a_rows`]; a part of the batch takes the best tile of that height).
 pub fn filter_rows(g: &ConvGeom, alg: Alg, oc: usize, n: usize) -> usize {
     packed_a_rows(oc, batch_tiles(g, alg, n))
 }
@@ -498,9 +504,15 @@ fn check_geometry(g: &ConvGeom, alg: Alg) {
 /// `[n, C, H, W]`, `u` the filters `w` `[oc, C, k, k]` transformed by [`transform_filters`]
 /// with `alg` in panels of [`filter_rows`]`(g, alg, oc, n)` rows, `b` `[oc]`, `y`
 /// `[n, oc, OH, OW]`; `col` and `out` are workspaces of at least the lengths given by
-/// [`workspace`]. The transforms run in [`BATCH_PARTS`] parts on the worker pool (input by
-/// channels, output by samples), the products through [`gemm_packed_a`]'s own split; the result
-/// is the same at every thread count.
+/// [`workspace`].
+///
+/// The batch runs in [`BATCH_PARTS`] parts of samples ([`halves`]) on the worker pool, each on
+/// its own from input to output ([`forward_part`]): its input transform, its `α²` products, its
+/// output transform, with no meeting between them. When the transformed filters are larger than
+/// the transformed inputs and products of the batch (CIFAR AlexNet's 4 × 4 maps), or at one
+/// thread, the whole batch goes through each step in turn instead ([`forward_whole`]), and the
+/// products split by planes: each thread reads half of the filters. The result is the same
+/// either way and at every thread count.
 ///
 /// # Panics
 /// If `g` is not such a geometry or a slice is shorter than its shape needs.
@@ -517,40 +529,113 @@ pub fn forward(
     col: &mut [f32],
     out: &mut [f32],
 ) {
-    const { assert!(BATCH_PARTS == 2, "the transforms split in halves") };
+    const { assert!(BATCH_PARTS == 2, "the batch splits in halves") };
     check_geometry(g, alg);
     let (c, (_, a)) = (g.channels, alg.sizes());
-    let xi = a * a;
-    let t = batch_tiles(g, alg, n);
     let (cl, ol) = workspace(g, alg, oc, n);
     assert!(
         col.len() >= cl && out.len() >= ol,
         "winograd: workspace too short"
     );
-    let su = plane(packed_len(oc, c, filter_rows(g, alg, oc, n)));
-    let (sv, sm) = (plane(c * t), plane(oc * t));
+    let mr = filter_rows(g, alg, oc, n);
+    let su = plane(packed_len(oc, c, mr));
+    let (xs, ys) = (g.input_size(), oc * g.pixels());
     assert!(
-        x.len() >= n * g.input_size()
-            && u.len() >= xi * su
-            && b.len() >= oc
-            && y.len() >= n * oc * g.pixels(),
+        x.len() >= n * xs && u.len() >= a * a * su && b.len() >= oc && y.len() >= n * ys,
         "winograd: operand too short"
     );
-    let (v, scratch) = col.split_at_mut(xi * sv);
+    let filters = (u, su, mr, b);
+    let ss = halves(n);
+    if ss[1].is_empty() || oc * c > (oc + c) * batch_tiles(g, alg, n) {
+        return forward_whole(g, alg, oc, n, x, filters, y, col, out);
+    }
+    let (x0, x1) = x[..n * xs].split_at(ss[1].start * xs);
+    let (y0, y1) = y[..n * ys].split_at_mut(ss[1].start * ys);
+    let (v, scratch) = col[..cl].split_at_mut(parts_len(g, alg, c, n));
+    let t0 = batch_tiles(g, alg, ss[0].len());
+    let (v0, v1) = v.split_at_mut(a * a * plane(c * t0));
+    let (m0, m1) = out[..ol].split_at_mut(a * a * plane(oc * t0));
+    let parts = ss
+        .into_iter()
+        .zip([(x0, y0), (x1, y1)])
+        .zip([(v0, m0), (v1, m1)])
+        .zip(scratch.chunks_exact_mut(scratch_len(g, alg, n)));
+    run_batch_parts(parts, &|(((ss, (x, y)), (v, m)), sc)| {
+        forward_part(g, alg, oc, ss.len(), x, filters, y, v, sc, m)
+    });
+}
+
+/// [`forward`] with the whole batch in each step: the input transform by halves of the input
+/// channels, the products by halves of the planes, the output transform by halves of the batch,
+/// on the worker pool; `(u, su, mr, b)` the transformed filters, their plane stride and panel
+/// height, and the bias.
+#[allow(clippy::too_many_arguments)]
+fn forward_whole(
+    g: &ConvGeom,
+    alg: Alg,
+    oc: usize,
+    n: usize,
+    x: &[f32],
+    (u, su, mr, b): (&[f32], usize, usize, &[f32]),
+    y: &mut [f32],
+    col: &mut [f32],
+    out: &mut [f32],
+) {
+    let (c, (_, a)) = (g.channels, alg.sizes());
+    let (xi, t) = (a * a, batch_tiles(g, alg, n));
+    let (sv, sm) = (plane(c * t), plane(oc * t));
+    let (v, scratch) = col.split_at_mut(parts_len(g, alg, c, n));
     input_tiles(g, alg, n, x, v, sv, scratch);
     let m = &mut out[..xi * sm];
-    per_plane(xi, (u, su), (v, sv), (m, sm), &|u, v, m| {
-        // M_ξ = U_ξ · V_ξ.
-        gemm_packed_a(oc, t, c, 1.0, u, v, t, 0.0, m, t);
-    });
+    products(xi, oc, t, c, (u, su, mr), (v, sv), (m, sm));
     let m = &*m;
-    // Output by halves of the batch.
     let ss = halves(n);
     let (y0, y1) = y[..n * oc * g.pixels()].split_at_mut(ss[1].start * oc * g.pixels());
     let scratches = scratch.chunks_exact_mut(scratch_len(g, alg, n));
     let parts = ss.into_iter().zip([y0, y1]).zip(scratches);
     run_batch_parts(parts, &|((ss, ys), sc)| {
         by_alg!(alg, transform_output(g, n, oc, m, sm, b, ss, ys, sc))
+    });
+}
+
+/// [`forward`] of the `n` samples `x` (a part of the batch) into `y`, on the calling thread:
+/// their transformed input tiles into `v`, their products into `m`, the output transform.
+#[allow(clippy::too_many_arguments)]
+fn forward_part(
+    g: &ConvGeom,
+    alg: Alg,
+    oc: usize,
+    n: usize,
+    x: &[f32],
+    (u, su, mr, b): (&[f32], usize, usize, &[f32]),
+    y: &mut [f32],
+    v: &mut [f32],
+    scratch: &mut [f32],
+    m: &mut [f32],
+) {
+    let (c, (_, a)) = (g.channels, alg.sizes());
+    let (xi, t) = (a * a, batch_tiles(g, alg, n));
+    let (sv, sm) = (plane(c * t), plane(oc * t));
+    let vs = planes(v, sv, c * t, xi);
+    by_alg!(alg, transform_input(g, n, x, 0..c, vs, scratch));
+    products(xi, oc, t, c, (u, su, mr), (v, sv), (m, sm));
+    by_alg!(alg, transform_output(g, n, oc, m, sm, b, 0..n, y, scratch));
+}
+
+/// `M_ξ = U_ξ · V_ξ` for the `xi` planes ([`per_plane`]) of `oc` output channels, `t` tiles and
+/// `c` input channels: `U` in panels of `mr` rows, planes `su` apart; `V` and `M` planes `sv`
+/// and `sm` apart.
+fn products(
+    xi: usize,
+    oc: usize,
+    t: usize,
+    c: usize,
+    (u, su, mr): (&[f32], usize, usize),
+    (v, sv): (&[f32], usize),
+    (m, sm): (&mut [f32], usize),
+) {
+    per_plane(xi, (u, su), (v, sv), (m, sm), &|u, v, m| {
+        gemm_packed_a(oc, t, c, 1.0, (u, mr), v, t, 0.0, m, t);
     });
 }
 
@@ -982,7 +1067,7 @@ mod tests {
     /// 5 × 5), Keras "same", paddings that make tiles read only zeros, and batches from 1 to 73
     /// (lines of samples shorter than a vector, and the vectorised loops' main steps, epilogues
     /// and remainders).
-    const CASES: [(usize, usize, usize, usize, Pad, usize, usize); 16] = [
+    const CASES: [(usize, usize, usize, usize, Pad, usize, usize); 17] = [
         (3, 1, 4, 4, Pad::Valid, 1, 1),
         (3, 3, 8, 8, Pad::Explicit(1), 5, 2),
         (3, 4, 13, 13, Pad::Explicit(1), 7, 3),
@@ -1000,6 +1085,8 @@ mod tests {
         (5, 4, 7, 10, Pad::Same, 3, 2),
         (5, 2, 5, 5, Pad::Explicit(4), 3, 17),
         (5, 2, 8, 7, Pad::Explicit(1), 2, 70),
+        // Filters larger than the inputs and products (the whole batch in each step).
+        (3, 16, 4, 4, Pad::Valid, 16, 3),
     ];
 
     /// Runs `check` on every case and every variant of the transforms.
@@ -1048,6 +1135,51 @@ mod tests {
                     assert!(
                         close(got, want, s),
                         "{case} {alg:?}: y[{i}] = {got}, expected {want}"
+                    );
+                }
+            }
+        });
+    }
+
+    /// `forward`'s output for `n` samples of `x` in one batch.
+    fn forward_batch(
+        g: &ConvGeom,
+        alg: Alg,
+        oc: usize,
+        n: usize,
+        x: &[f32],
+        w: &[f32],
+    ) -> Vec<f32> {
+        let mr = filter_rows(g, alg, oc, n);
+        let mut u = vec![f32::NAN; filters_len(alg, g.channels, oc, mr)];
+        transform_filters(alg, g.channels, oc, mr, w, &mut u);
+        let (cl, ol) = workspace(g, alg, oc, n);
+        let (mut col, mut out) = (vec![f32::NAN; cl], vec![f32::NAN; ol]);
+        let mut y = vec![f32::NAN; n * oc * g.pixels()];
+        let b: Vec<f32> = (0..oc).map(|o| o as f32 / 8.0).collect();
+        forward(g, alg, oc, n, x, &u, &b, &mut y, &mut col, &mut out);
+        y
+    }
+
+    #[test]
+    fn a_sample_has_the_same_bits_in_every_batch() {
+        // At two threads, a batch splits into parts of samples, or goes whole through each
+        // step when the filters are larger than the rest (the last case); one sample alone is
+        // one part.
+        for_each_case(|g, oc, n, case| {
+            let rng = &mut StdRng::seed_from_u64(3);
+            let x = values(n * g.input_size(), rng);
+            let w = values(oc * g.channels * g.kernel * g.kernel, rng);
+            for alg in [Alg::new(&g, false), Alg::new(&g, true)] {
+                let batch = forward_batch(&g, alg, oc, n, &x, &w);
+                let sample = oc * g.pixels();
+                for (s, y) in batch.chunks_exact(sample).enumerate().take(3) {
+                    let alone = &x[s * g.input_size()..][..g.input_size()];
+                    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(y),
+                        bits(&forward_batch(&g, alg, oc, 1, alone, &w)),
+                        "{case} {alg:?}: sample {s} of {n}"
                     );
                 }
             }
