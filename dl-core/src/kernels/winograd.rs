@@ -46,6 +46,7 @@
 
 use super::gemm::{Trans, gemm, gemm_packed_a, num_threads, packed_a_rows, packed_len};
 use super::im2col::ConvGeom;
+use super::pool::in_job;
 use super::{BATCH_PARTS, run_batch_parts};
 #[cfg(target_arch = "x86_64")]
 use super::{Isa, allowed};
@@ -441,11 +442,12 @@ fn planes(buf: &mut [f32], stride: usize, len: usize, xi: usize) -> [&mut [f32];
 }
 
 /// `0..len` cut in two parts for [`run_batch_parts`], the first one the larger; at one thread,
-/// all of it in the first part: twice as long loops over the samples in the output transform
-/// (its share of AlexNet CIFAR inference 8.6% → 6.7%). The transforms add nothing across parts,
-/// so the cut does not change the results.
+/// or inside a part of a pool job (where both parts run on the calling thread), all of it in the
+/// first part: twice as long loops over the samples in the output transform (its share of
+/// AlexNet CIFAR inference 8.6% → 6.7%). The transforms add nothing across parts, so the cut
+/// does not change the results.
 fn halves(len: usize) -> [Range<usize>; 2] {
-    let mid = if num_threads() == 1 {
+    let mid = if num_threads() == 1 || in_job() {
         len
     } else {
         len.div_ceil(2)
@@ -507,12 +509,12 @@ fn check_geometry(g: &ConvGeom, alg: Alg) {
 /// [`workspace`].
 ///
 /// The batch runs in [`BATCH_PARTS`] parts of samples ([`halves`]) on the worker pool, each on
-/// its own from input to output ([`forward_part`]): its input transform, its `α²` products, its
-/// output transform, with no meeting between them. When the transformed filters are larger than
-/// the transformed inputs and products of the batch (CIFAR AlexNet's 4 × 4 maps), or at one
-/// thread, the whole batch goes through each step in turn instead ([`forward_whole`]), and the
-/// products split by planes: each thread reads half of the filters. The result is the same
-/// either way and at every thread count.
+/// its own from input to output ([`forward_steps`] on one thread): its input transform, its
+/// `α²` products, its output transform, with no meeting between them. When the transformed
+/// filters are larger than the transformed inputs and products of the batch (CIFAR AlexNet's
+/// 4 × 4 maps), or at one thread, the whole batch goes through each step in turn instead, each
+/// step split on the pool, the products by planes: each thread reads half of the filters. The
+/// result is the same either way and at every thread count.
 ///
 /// # Panics
 /// If `g` is not such a geometry or a slice is shorter than its shape needs.
@@ -545,32 +547,35 @@ pub fn forward(
         "winograd: operand too short"
     );
     let filters = (u, su, mr, b);
+    let (v, scratch) = col[..cl].split_at_mut(parts_len(g, alg, c, n));
     let ss = halves(n);
     if ss[1].is_empty() || oc * c > (oc + c) * batch_tiles(g, alg, n) {
-        return forward_whole(g, alg, oc, n, x, filters, y, col, out);
+        return forward_steps(g, alg, oc, n, x, filters, y, (v, scratch), out);
     }
+    // Each part with its planes and two scratches (scratch_len is proportional to the samples).
     let (x0, x1) = x[..n * xs].split_at(ss[1].start * xs);
     let (y0, y1) = y[..n * ys].split_at_mut(ss[1].start * ys);
-    let (v, scratch) = col[..cl].split_at_mut(parts_len(g, alg, c, n));
     let t0 = batch_tiles(g, alg, ss[0].len());
     let (v0, v1) = v.split_at_mut(a * a * plane(c * t0));
+    let (s0, s1) = scratch.split_at_mut(BATCH_PARTS * scratch_len(g, alg, ss[0].len()));
     let (m0, m1) = out[..ol].split_at_mut(a * a * plane(oc * t0));
     let parts = ss
         .into_iter()
         .zip([(x0, y0), (x1, y1)])
-        .zip([(v0, m0), (v1, m1)])
-        .zip(scratch.chunks_exact_mut(scratch_len(g, alg, n)));
-    run_batch_parts(parts, &|(((ss, (x, y)), (v, m)), sc)| {
-        forward_part(g, alg, oc, ss.len(), x, filters, y, v, sc, m)
+        .zip([((v0, s0), m0), ((v1, s1), m1)]);
+    run_batch_parts(parts, &|((ss, (x, y)), (col, m))| {
+        forward_steps(g, alg, oc, ss.len(), x, filters, y, col, m)
     });
 }
 
-/// [`forward`] with the whole batch in each step: the input transform by halves of the input
-/// channels, the products by halves of the planes, the output transform by halves of the batch,
-/// on the worker pool; `(u, su, mr, b)` the transformed filters, their plane stride and panel
-/// height, and the bias.
+/// [`forward`] of the `n` samples `x` into `y` step after step: the input transform into the
+/// planes at the start of `v` (by halves of the input channels, with the two scratches at the
+/// start of `scratch`), the products into `m` (by halves of the planes), the output transform
+/// (by halves of the samples). Each step splits on the worker pool, or runs on the calling thread
+/// inside a part of the batch ([`halves`]). `(u, su, mr, b)` are the transformed filters, their
+/// plane stride and panel height, and the bias.
 #[allow(clippy::too_many_arguments)]
-fn forward_whole(
+fn forward_steps(
     g: &ConvGeom,
     alg: Alg,
     oc: usize,
@@ -578,16 +583,18 @@ fn forward_whole(
     x: &[f32],
     (u, su, mr, b): (&[f32], usize, usize, &[f32]),
     y: &mut [f32],
-    col: &mut [f32],
-    out: &mut [f32],
+    (v, scratch): (&mut [f32], &mut [f32]),
+    m: &mut [f32],
 ) {
     let (c, (_, a)) = (g.channels, alg.sizes());
     let (xi, t) = (a * a, batch_tiles(g, alg, n));
     let (sv, sm) = (plane(c * t), plane(oc * t));
-    let (v, scratch) = col.split_at_mut(parts_len(g, alg, c, n));
     input_tiles(g, alg, n, x, v, sv, scratch);
-    let m = &mut out[..xi * sm];
-    products(xi, oc, t, c, (u, su, mr), (v, sv), (m, sm));
+    let m = &mut m[..xi * sm];
+    per_plane(xi, (u, su), (v, sv), (m, sm), &|u, v, m| {
+        // M_ξ = U_ξ · V_ξ.
+        gemm_packed_a(oc, t, c, 1.0, (u, mr), v, t, 0.0, m, t);
+    });
     let m = &*m;
     let ss = halves(n);
     let (y0, y1) = y[..n * oc * g.pixels()].split_at_mut(ss[1].start * oc * g.pixels());
@@ -595,47 +602,6 @@ fn forward_whole(
     let parts = ss.into_iter().zip([y0, y1]).zip(scratches);
     run_batch_parts(parts, &|((ss, ys), sc)| {
         by_alg!(alg, transform_output(g, n, oc, m, sm, b, ss, ys, sc))
-    });
-}
-
-/// [`forward`] of the `n` samples `x` (a part of the batch) into `y`, on the calling thread:
-/// their transformed input tiles into `v`, their products into `m`, the output transform.
-#[allow(clippy::too_many_arguments)]
-fn forward_part(
-    g: &ConvGeom,
-    alg: Alg,
-    oc: usize,
-    n: usize,
-    x: &[f32],
-    (u, su, mr, b): (&[f32], usize, usize, &[f32]),
-    y: &mut [f32],
-    v: &mut [f32],
-    scratch: &mut [f32],
-    m: &mut [f32],
-) {
-    let (c, (_, a)) = (g.channels, alg.sizes());
-    let (xi, t) = (a * a, batch_tiles(g, alg, n));
-    let (sv, sm) = (plane(c * t), plane(oc * t));
-    let vs = planes(v, sv, c * t, xi);
-    by_alg!(alg, transform_input(g, n, x, 0..c, vs, scratch));
-    products(xi, oc, t, c, (u, su, mr), (v, sv), (m, sm));
-    by_alg!(alg, transform_output(g, n, oc, m, sm, b, 0..n, y, scratch));
-}
-
-/// `M_ξ = U_ξ · V_ξ` for the `xi` planes ([`per_plane`]) of `oc` output channels, `t` tiles and
-/// `c` input channels: `U` in panels of `mr` rows, planes `su` apart; `V` and `M` planes `sv`
-/// and `sm` apart.
-fn products(
-    xi: usize,
-    oc: usize,
-    t: usize,
-    c: usize,
-    (u, su, mr): (&[f32], usize, usize),
-    (v, sv): (&[f32], usize),
-    (m, sm): (&mut [f32], usize),
-) {
-    per_plane(xi, (u, su), (v, sv), (m, sm), &|u, v, m| {
-        gemm_packed_a(oc, t, c, 1.0, (u, mr), v, t, 0.0, m, t);
     });
 }
 
