@@ -1181,10 +1181,14 @@ macro_rules! tile {
     };
 }
 
+/// The AVX-512 tiles. 10 × 32 fits a batch of 100 (the MNIST MLP's) in 10 whole bands, where
+/// 12 × 32 needs 9 with 8 rows of padding: the MLP's forward GEMM 1.05× (bench/NOTES.md,
+/// section 41).
 #[cfg(target_arch = "x86_64")]
-const AVX512: [Candidate; 8] = [
+const AVX512: [Candidate; 9] = [
     tile!(avx512, 16, 14, 2),
     tile!(avx512, 16, 12, 2),
+    tile!(avx512, 16, 10, 2),
     tile!(avx512, 16, 8, 2),
     tile!(avx512, 16, 6, 2),
     tile!(avx512, 16, 4, 2),
@@ -1699,7 +1703,7 @@ mod tests {
 
     #[test]
     fn every_kernel_handles_the_tile_heights_and_widths() {
-        // Each height a kernel may choose (4, 6, 8, 12, 14 rows and their neighbours), widths
+        // Each height a kernel may choose (4, 6, 8, 10, 12, 14 rows and their neighbours), widths
         // around 8, 16 and 32 columns, with B row-major (read in place for small m) and transposed.
         for kernel in Kernel::available() {
             for m in [3, 4, 6, 7, 8, 10, 12, 14, 15, 16, 24, 28, 29] {
