@@ -1148,6 +1148,12 @@ const DIRECT_MAX_B: usize = 1 << 20;
 const KC: usize = 256;
 /// Rows of `A` packed at once (rounded down to a multiple of `MR`).
 const MC: usize = 168;
+/// The most `B` panels for which [`Plan::run`] reads a row-major `A` in place (see there): the
+/// weights of `Path::Transposed` (one panel), and the MNIST MLP's forward GEMM, its batch of 100
+/// against 4 panels of its 128 outputs (packing the batch was 9.6% of its inference; reading it
+/// in place 1.10× faster, bench/NOTES.md section 42).
+const A_IN_PLACE_PANELS: usize = 4;
+
 /// Floats of a packed `B` block (`kc × nc`, 1 MiB): every band of `MR` rows sweeps the whole
 /// block, so it must stay in L2.
 const B_BLOCK: usize = 1 << 18;
@@ -1357,11 +1363,11 @@ impl Plan {
             .next_multiple_of(16)
             .min(self.kc);
         let nc_max = block_cols(kc_max);
-        // A row-major A whose panels each meet a single B panel (n ≤ NR: the weights of
-        // `Path::Transposed`) is read in place, its rows streamed once through the kernel,
-        // instead of being copied into panels read once; only a last panel of fewer than MR
-        // rows is packed (zero-padded).
-        let a_in_place = !self.a_packed && a.cs == 1 && n <= nr;
+        // A row-major A whose panels each meet at most A_IN_PLACE_PANELS B panels is read in
+        // place, its rows streamed through the kernel (and read again from L1 for the next B
+        // panels), instead of being copied into panels read that few times; only a last panel
+        // of fewer than MR rows is packed (zero-padded).
+        let a_in_place = !self.a_packed && a.cs == 1 && n <= A_IN_PLACE_PANELS * nr;
         let a_pack = if a_in_place || self.a_packed {
             aligned(&mut packs.a, mr * kc_max)
         } else {
