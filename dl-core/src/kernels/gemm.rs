@@ -1086,8 +1086,11 @@ const DOT_MAX_THIN: usize = 16;
 const DOT_MAX_SIDE: usize = 160;
 /// See [`use_dot`].
 const DOT_MIN_STREAMED: usize = 1 << 20;
-/// Depth block of the dot-product path: 4 rows of `B` (16 KiB) stay in L1 across all of `A`.
-const DOT_KC: usize = 1024;
+/// Depth block of the dot-product path: 4 rows of `B` (8 KiB) stay in L1 across all of `A`,
+/// and an `A` of up to 16 rows (32 KiB, LeNet-5 conv2's weight gradient `16 × 150 × 3200`) stays
+/// there too across the groups of `B` (with 1024, 64 KiB of `A` came from L2 for every group:
+/// that product ran at 92 GFLOP/s, 99 with 512; bench/NOTES.md section 44).
+const DOT_KC: usize = 512;
 
 /// `C = alpha · A·Bᵀ + beta · C` with `A` (`m × k`, row length `a.rs`) and `B` (stored `n × k`,
 /// row length `b.cs`) row-major, as 4 × 4 tiles of dot products (no packing).
