@@ -33,7 +33,7 @@
 use crate::kernels::im2col::ConvGeom;
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::{Isa, allowed};
-use crate::kernels::{fold, lane_sum};
+use crate::kernels::{array, fold, lane_sum};
 
 /// Independent accumulator lanes of the dot products (enough to hide the FMA latency).
 const LANES: usize = 64;
@@ -194,6 +194,32 @@ fn kernel_row<const B: usize>(
     }
 }
 
+/// `dst.copy_from_slice(&src[..dst.len()])` for the short rows of the planes, inline: 8-value
+/// moves, the last one overlapping the one before (a `memcpy` call per row of 10 to 32 values
+/// was 4% of a LeNet-5 training step, bench/NOTES.md section 45).
+#[inline(always)]
+fn copy_row(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    let src = &src[..n];
+    if n < 8 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut copy8 = |at: usize| {
+        let (Some(d), Some(s)) = (
+            dst[at..].first_chunk_mut::<8>(),
+            src[at..].first_chunk::<8>(),
+        ) else {
+            unreachable!("invariant: at + 8 ≤ n")
+        };
+        *d = *s;
+    };
+    for at in (0..n - 8).step_by(8) {
+        copy8(at);
+    }
+    copy8(n - 8);
+}
+
 /// Copies one sample into zero-bordered planes `[C, Hp, Wp]` (and zeroes the slack after them).
 fn pad_sample(g: &ConvGeom, x: &[f32], xp: &mut [f32]) {
     let (hp, wp, _) = dims(g);
@@ -204,7 +230,7 @@ fn pad_sample(g: &ConvGeom, x: &[f32], xp: &mut [f32]) {
     {
         for (r, row) in xc.chunks_exact(g.width).enumerate() {
             let at = (r + g.pad_top) * wp + g.pad_left;
-            pc[at..at + g.width].copy_from_slice(row);
+            copy_row(&mut pc[at..at + g.width], row);
         }
     }
 }
@@ -213,7 +239,7 @@ fn pad_sample(g: &ConvGeom, x: &[f32], xp: &mut [f32]) {
 fn widen(g: &ConvGeom, d: &[f32], wide: &mut [f32]) {
     let (_, wp, _) = dims(g);
     for (src, dst) in d.chunks_exact(g.out_w).zip(wide.chunks_mut(wp)) {
-        dst[..g.out_w].copy_from_slice(src);
+        copy_row(&mut dst[..g.out_w], src);
         dst[g.out_w..].fill(0.0);
     }
 }
@@ -250,9 +276,9 @@ multiversion! {
             let (hp, wp, span) = dims(g);
             let plane = plane_len(g);
             let taps = g.rows();
-            let ws: [&[f32]; B] = std::array::from_fn(|j| &w[(o0 + j) * taps..][..taps]);
+            let ws: [&[f32]; B] = array(|j| &w[(o0 + j) * taps..][..taps]);
             for start in (0..span).step_by(LANES) {
-                let mut acc: [[f32; LANES]; B] = std::array::from_fn(|j| [b[o0 + j]; LANES]);
+                let mut acc: [[f32; LANES]; B] = array(|j| [b[o0 + j]; LANES]);
                 // Tap t = (c, u, v) reads the span shifted by c·Hp·Wp + u·Wp + v.
                 let mut t = 0;
                 for c in 0..g.channels {
@@ -284,7 +310,7 @@ multiversion! {
                 in_block!(count, channels(g, xp, w, b, o0, wide));
                 for (j, yo) in ys.chunks_exact_mut(g.pixels()).skip(o0).take(count).enumerate() {
                     for (dst, src) in yo.chunks_exact_mut(g.out_w).zip(wide[j * plane..].chunks(wp)) {
-                        dst.copy_from_slice(&src[..g.out_w]);
+                        copy_row(dst, src);
                     }
                 }
             }
@@ -338,7 +364,7 @@ multiversion! {
         ) {
             let ((hp, wp, span), k) = (dims(g), g.kernel);
             // Tap t = (c, u, v) reads the padded sample from c·Hp·Wp + u·Wp + v.
-            let offsets: [usize; T] = std::array::from_fn(|i| {
+            let offsets: [usize; T] = array(|i| {
                 let t = t0 + i;
                 (t / (k * k)) * hp * wp + (t / k % k) * wp + t % k
             });
@@ -347,13 +373,13 @@ multiversion! {
             // loads before the multiply-adds: with either a bounds check in the loop or the loads
             // interleaved (iterator zips), the compiler stored every accumulator on each pass.
             let xs: [&[[f32; WG_LANES]]; T] =
-                std::array::from_fn(|t| &xp[offsets[t]..].as_chunks().0[..blocks]);
+                array(|t| &xp[offsets[t]..].as_chunks().0[..blocks]);
             let ds: [&[[f32; WG_LANES]]; B] =
-                std::array::from_fn(|j| &wide[j * plane..].as_chunks().0[..blocks]);
+                array(|j| &wide[j * plane..].as_chunks().0[..blocks]);
             let mut acc = [[[0.0f32; WG_LANES]; T]; B];
             for i in 0..blocks {
-                let x: [[f32; WG_LANES]; T] = std::array::from_fn(|t| xs[t][i]);
-                let d: [[f32; WG_LANES]; B] = std::array::from_fn(|j| ds[j][i]);
+                let x: [[f32; WG_LANES]; T] = array(|t| xs[t][i]);
+                let d: [[f32; WG_LANES]; B] = array(|j| ds[j][i]);
                 for j in 0..B {
                     for t in 0..T {
                         for l in 0..WG_LANES {
@@ -429,9 +455,9 @@ multiversion! {
         ) {
             let (hp, wp, _) = dims(g);
             let (stride, front, kk) = (padded_plane(g), front(g), g.kernel * g.kernel);
-            let ws: [&[f32]; B] = std::array::from_fn(|j| &w[(o * g.channels + c0 + j) * kk..][..kk]);
+            let ws: [&[f32]; B] = array(|j| &w[(o * g.channels + c0 + j) * kk..][..kk]);
             for start in (0..hp * wp).step_by(LANES) {
-                let mut acc: [[f32; LANES]; B] = std::array::from_fn(|j| {
+                let mut acc: [[f32; LANES]; B] = array(|j| {
                     *dxp[(c0 + j) * stride + start..]
                         .first_chunk::<LANES>()
                         .expect("invariant: planes are whole blocks")
@@ -470,7 +496,7 @@ multiversion! {
             for (dc, pc) in dxs.chunks_exact_mut(g.height * g.width).zip(dxp.chunks_exact(stride)) {
                 for (r, row) in dc.chunks_exact_mut(g.width).enumerate() {
                     let at = (r + g.pad_top) * wp + g.pad_left;
-                    row.copy_from_slice(&pc[at..at + g.width]);
+                    copy_row(row, &pc[at..]);
                 }
             }
         }

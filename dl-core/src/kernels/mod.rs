@@ -81,6 +81,22 @@ pub fn run_batch_parts<T: Send>(mut items: impl Iterator<Item = T>, f: &(impl Fn
     });
 }
 
+/// `[f(0), …, f(N − 1)]`, always inlined: `std::array::from_fn` and `array::map` were not inlined
+/// into the kernels compiled for wider instruction sets than the crate's (`#[target_feature]`),
+/// and the calls to them and to their closures, each with a `vzeroupper`, took a fifth of the time
+/// of ImageNet AlexNet's 5 × 5 layer in the Winograd transforms and a sixth of LeNet-5 conv1's
+/// direct forward pass (bench/NOTES.md, section 45).
+#[inline(always)]
+pub(crate) fn array<T, const N: usize>(mut f: impl FnMut(usize) -> T) -> [T; N] {
+    let mut out = [const { std::mem::MaybeUninit::<T>::uninit() }; N];
+    for (k, o) in out.iter_mut().enumerate() {
+        o.write(f(k));
+    }
+    // SAFETY: every element was written above; `[MaybeUninit<T>; N]` and `[T; N]` have the same
+    // layout, and `out` (of `MaybeUninit`s) drops nothing after the copy.
+    unsafe { std::mem::transmute_copy(&out) }
+}
+
 /// The instruction sets of the kernels compiled several times and dispatched at run time
 /// (`conv_direct`'s `multiversion!`, `winograd`'s `vectorised!`), widest first.
 #[cfg(target_arch = "x86_64")]

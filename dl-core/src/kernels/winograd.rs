@@ -47,7 +47,7 @@
 use super::gemm::{Trans, gemm, gemm_packed_a, num_threads, packed_a_rows, packed_len};
 use super::im2col::ConvGeom;
 use super::pool::in_job;
-use super::{BATCH_PARTS, run_batch_parts};
+use super::{BATCH_PARTS, array, run_batch_parts};
 #[cfg(target_arch = "x86_64")]
 use super::{Isa, allowed};
 use std::ops::Range;
@@ -707,20 +707,6 @@ pub fn weight_grad(
     run_batch_parts(os.into_iter().zip([dw0, dw1]), &|(os, dws)| {
         by_alg!(alg, transform_filter_grads(c, du, su, os, dws))
     });
-}
-
-/// `[f(0), …, f(N − 1)]`, always inlined: `std::array::from_fn` and `array::map` were not inlined
-/// into the vectorised variants, and the calls to them and to their closures for every line of a
-/// transform took a fifth of the time of ImageNet AlexNet's 5 × 5 layer.
-#[inline(always)]
-fn array<T, const N: usize>(mut f: impl FnMut(usize) -> T) -> [T; N] {
-    let mut out = [const { std::mem::MaybeUninit::<T>::uninit() }; N];
-    for (k, o) in out.iter_mut().enumerate() {
-        o.write(f(k));
-    }
-    // SAFETY: every element was written above; `[MaybeUninit<T>; N]` and `[T; N]` have the same
-    // layout, and `out` (of `MaybeUninit`s) drops nothing after the copy.
-    unsafe { std::mem::transmute_copy(&out) }
 }
 
 /// The `A` lines of `lines` (each `n` long, one after the other) as an array.
