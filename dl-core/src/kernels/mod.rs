@@ -84,7 +84,7 @@ pub fn run_batch_parts<T: Send>(mut items: impl Iterator<Item = T>, f: &(impl Fn
 /// `[f(0), …, f(N − 1)]`, always inlined: `std::array::from_fn` and `array::map` were not inlined
 /// into the kernels compiled for wider instruction sets than the crate's (`#[target_feature]`),
 /// and the calls to them and to their closures, each with a `vzeroupper`, took a fifth of the time
-/// of ImageNet AlexNet's 5 × 5 layer in the Winograd transforms and a sixth of LeNet-5 conv1's
+/// of ImageNet AlexNet's 5 × 5 layer in the Winograd transforms and a fifth of LeNet-5 conv1's
 /// direct forward pass (bench/NOTES.md, section 45).
 #[inline(always)]
 pub(crate) fn array<T, const N: usize>(mut f: impl FnMut(usize) -> T) -> [T; N] {
