@@ -30,7 +30,7 @@
 //! assert_eq!(y, [6.5, 8.5, 12.5, 14.5]);
 //! ```
 
-use crate::kernels::im2col::ConvGeom;
+use crate::kernels::im2col::{ConvGeom, copy_short};
 #[cfg(target_arch = "x86_64")]
 use crate::kernels::{Isa, allowed};
 use crate::kernels::{array, fold, lane_sum};
@@ -194,32 +194,6 @@ fn kernel_row<const B: usize>(
     }
 }
 
-/// `dst.copy_from_slice(&src[..dst.len()])` for the short rows of the planes, inline: 8-value
-/// moves, the last one overlapping the one before (a `memcpy` call per row of 10 to 32 values
-/// was 4% of a LeNet-5 training step, bench/NOTES.md section 45).
-#[inline(always)]
-fn copy_row(dst: &mut [f32], src: &[f32]) {
-    let n = dst.len();
-    let src = &src[..n];
-    if n < 8 {
-        dst.copy_from_slice(src);
-        return;
-    }
-    let mut copy8 = |at: usize| {
-        let (Some(d), Some(s)) = (
-            dst[at..].first_chunk_mut::<8>(),
-            src[at..].first_chunk::<8>(),
-        ) else {
-            unreachable!("invariant: at + 8 ≤ n")
-        };
-        *d = *s;
-    };
-    for at in (0..n - 8).step_by(8) {
-        copy8(at);
-    }
-    copy8(n - 8);
-}
-
 /// Copies one sample into zero-bordered planes `[C, Hp, Wp]` (and zeroes the slack after them).
 fn pad_sample(g: &ConvGeom, x: &[f32], xp: &mut [f32]) {
     let (hp, wp, _) = dims(g);
@@ -230,7 +204,7 @@ fn pad_sample(g: &ConvGeom, x: &[f32], xp: &mut [f32]) {
     {
         for (r, row) in xc.chunks_exact(g.width).enumerate() {
             let at = (r + g.pad_top) * wp + g.pad_left;
-            copy_row(&mut pc[at..at + g.width], row);
+            copy_short(&mut pc[at..at + g.width], row);
         }
     }
 }
@@ -239,7 +213,7 @@ fn pad_sample(g: &ConvGeom, x: &[f32], xp: &mut [f32]) {
 fn widen(g: &ConvGeom, d: &[f32], wide: &mut [f32]) {
     let (_, wp, _) = dims(g);
     for (src, dst) in d.chunks_exact(g.out_w).zip(wide.chunks_mut(wp)) {
-        copy_row(&mut dst[..g.out_w], src);
+        copy_short(&mut dst[..g.out_w], src);
         dst[g.out_w..].fill(0.0);
     }
 }
@@ -310,7 +284,7 @@ multiversion! {
                 in_block!(count, channels(g, xp, w, b, o0, wide));
                 for (j, yo) in ys.chunks_exact_mut(g.pixels()).skip(o0).take(count).enumerate() {
                     for (dst, src) in yo.chunks_exact_mut(g.out_w).zip(wide[j * plane..].chunks(wp)) {
-                        copy_row(dst, src);
+                        copy_short(dst, &src[..g.out_w]);
                     }
                 }
             }
@@ -496,7 +470,7 @@ multiversion! {
             for (dc, pc) in dxs.chunks_exact_mut(g.height * g.width).zip(dxp.chunks_exact(stride)) {
                 for (r, row) in dc.chunks_exact_mut(g.width).enumerate() {
                     let at = (r + g.pad_top) * wp + g.pad_left;
-                    copy_row(row, &pc[at..]);
+                    copy_short(row, &pc[at..at + g.width]);
                 }
             }
         }

@@ -115,9 +115,10 @@ impl ConvGeom {
 /// `dst.copy_from_slice(src)` for the short rows of small feature maps: rows of exactly 4, 8 or
 /// 16 values are one fixed-size move, other rows of 4 to 32 values two overlapping fixed-size
 /// blocks and shorter ones a loop, inline, instead of one `memcpy` call each (which dominated
-/// `im2col` on LeNet's 10-wide rows).
+/// `im2col` on LeNet's 10-wide rows, and was 4% of a LeNet-5 training step in the direct
+/// kernels' row copies, bench/NOTES.md section 45).
 #[inline(always)]
-fn copy_short(dst: &mut [f32], src: &[f32]) {
+pub(crate) fn copy_short(dst: &mut [f32], src: &[f32]) {
     /// Copies the first and the last `N` values (together: all of them when `N ≤ len ≤ 2N`).
     fn two_blocks<const N: usize>(dst: &mut [f32], src: &[f32]) {
         let len = src.len();
