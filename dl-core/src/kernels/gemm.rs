@@ -16,9 +16,10 @@
 //! (`is_x86_feature_detected!`): AVX-512 (`NR = 32`), AVX2 + FMA (`NR = 16`) or a portable one
 //! the compiler vectorises (`NR = 8`); the tile (`MR` rows, one or two vector widths of columns)
 //! is picked per call to waste the fewest lanes on small `m` or `n`. When `m` fits in at most two
-//! panels and a row-major `B` is small (≤ 1 Mi floats), full `B` panels are read in place instead
-//! of packed. `A·Bᵀ` with both operands contiguous along `k`, a thin `A` (16 to 160 rows: a
-//! Dense forward's batch) and a large `B` (its weights) runs as `(B·Aᵀ)ᵀ`, the weights streamed
+//! panels and a row-major `B` is small (≤ 4 Mi floats), full `B` panels are read in place instead
+//! of packed (in depth blocks of at most 48 past L2, see `DIRECT_KC`). `A·Bᵀ` with both operands
+//! contiguous along `k`, a thin `A` (16 to 160 rows: a Dense forward's batch) and a large `B` (its
+//! weights) runs as `(B·Aᵀ)ᵀ`, the weights streamed
 //! once through deep depth blocks (see `use_transposed`) and read in place: a row-major `A`
 //! whose panels each meet one `B` panel (`n ≤ NR`) is not packed, the micro-kernels have a
 //! variant that broadcasts from `MR` rows of `A` as stored (at most 8 rows on that path, see
@@ -1145,8 +1146,17 @@ unsafe fn dot_avx512(
     }
 }
 
-/// Largest `B` (in floats) read in place, see [`Plan::run`].
-const DIRECT_MAX_B: usize = 1 << 20;
+/// Largest `B` (in floats) read in place, see [`Plan::run`]: 16 MiB. Up to 134 MB ran faster in
+/// place than packed on the machine of bench/NOTES.md section 46, 151 MB (past its share of L3)
+/// 1.8× slower; this bound keeps clear of that cliff on machines with less cache.
+const DIRECT_MAX_B: usize = 1 << 22;
+/// Largest depth block of a `B` read in place that does not fit in L2 (more than [`B_BLOCK`]
+/// floats): its tiles read that many rows of `B` at once, and the hardware prefetchers follow
+/// about that many streams (`6 × 25088 × 75` in 2 blocks of 38 rows instead of 1 of 75: 44 → 73
+/// GFLOP/s; `16 × 3200 × 150` in 4 instead of 1: 120 → 144). A `B` in L2 keeps the deeper
+/// blocks, which read and write `C` fewer times (`32 × 400 × 120` in 3 blocks: 195 → 176;
+/// bench/NOTES.md section 46).
+const DIRECT_KC: usize = 48;
 /// Largest depth of a packed panel (rows of `B̃`, columns of `Ã`).
 const KC: usize = 256;
 /// Rows of `A` packed at once (rounded down to a multiple of `MR`).
@@ -1358,13 +1368,28 @@ impl Plan {
         packs: &mut Packs,
     ) {
         let (mr, nr, mc_max) = (self.mr, self.nr, self.mc);
+        // B is read in place when it is row-major, each panel is used at most twice (by one or
+        // two bands of rows, one after the other while it is in L1), and B is small enough
+        // (≤ DIRECT_MAX_B floats) to come from cache, see DIRECT_KC.
+        let in_place = match b {
+            Source::Matrix(op)
+                if !self.b_packed && op.cs == 1 && m.div_ceil(mr) <= 2 && k * n <= DIRECT_MAX_B =>
+            {
+                Some(op)
+            }
+            _ => None,
+        };
+        let direct = in_place.is_some();
         // Depth blocks of about equal size (784 = 208 + 208 + 208 + 160, not 3 × 256 + 16: a last
-        // block that reads and writes all of C for a few multiply-adds), a multiple of 16 so
-        // that the packing reads stay aligned to the rows' 64-byte lines.
-        let kc_max = k
-            .div_ceil(k.div_ceil(self.kc))
-            .next_multiple_of(16)
-            .min(self.kc);
+        // block that reads and writes all of C for a few multiply-adds); packed ones a multiple
+        // of 16 so that the packing reads stay aligned to the rows' 64-byte lines.
+        let kc_max = if direct && k * n > B_BLOCK {
+            k.div_ceil(k.div_ceil(DIRECT_KC))
+        } else {
+            k.div_ceil(k.div_ceil(self.kc))
+                .next_multiple_of(16)
+                .min(self.kc)
+        };
         let nc_max = block_cols(kc_max);
         // A row-major A whose panels each meet at most A_IN_PLACE_PANELS B panels is read in
         // place, its rows streamed through the kernel (and read again from L1 for the next B
@@ -1376,20 +1401,6 @@ impl Plan {
         } else {
             aligned(&mut packs.a, mc_max.min(m.div_ceil(mr) * mr) * kc_max)
         };
-        // B is read in place when it is row-major, each panel is used at most twice, and B is
-        // small enough (≤ DIRECT_MAX_B floats) to come from cache: a larger B read panel by panel
-        // strides over too many rows at once, and streaming it row by row into the packed
-        // buffer is faster (measured: 6 × 25088 × 75 and 16 × 4096 × 4096 run 2.5–3× faster
-        // packed, 16 × 3200 × 150 1.3× faster in place).
-        let in_place = match b {
-            Source::Matrix(op)
-                if !self.b_packed && op.cs == 1 && m.div_ceil(mr) <= 2 && k * n <= DIRECT_MAX_B =>
-            {
-                Some(op)
-            }
-            _ => None,
-        };
-        let direct = in_place.is_some();
         let b_cols = if direct {
             nr
         } else {
@@ -1409,10 +1420,14 @@ impl Plan {
                 }
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);
+                    let full_bands = mc / mr * mr;
                     if !a_in_place && !self.a_packed {
                         pack_a(a_pack, a, ic, pc, mc, kc, mr);
+                    } else if a_in_place && full_bands < mc {
+                        pack_panel(a_pack, a, ic + full_bands, pc, mc - full_bands, kc, mr);
                     }
-                    for ir in (0..mc).step_by(mr) {
+                    let a_pack = &*a_pack;
+                    let tile = |ir: usize, jr: usize| {
                         let rows = mr.min(mc - ir);
                         let (micro, a_ptr, lda) = if self.a_packed {
                             let start = (ic + ir) * a.rs + pc * a.cs;
@@ -1423,46 +1438,57 @@ impl Plan {
                             let start = (ic + ir) * a.rs + pc;
                             (self.rows, a.data[start..].as_ptr(), a.rs)
                         } else {
-                            pack_panel(a_pack, a, ic + ir, pc, rows, kc, mr);
                             (self.micro, a_pack.as_ptr(), 0)
                         };
+                        let (b_ptr, ldb) = match in_place {
+                            // SAFETY: a full panel inside B: rows pc..pc+kc < k, columns
+                            // jc+jr..jc+jr+nr ≤ n, all inside `b` (caller contract).
+                            Some(b) if jr < packed_from => {
+                                (unsafe { b.data.as_ptr().add(pc * b.rs + jc + jr) }, b.rs)
+                            }
+                            _ if self.b_packed => {
+                                let Source::Matrix(b) = b else {
+                                    unreachable!("invariant: a caller-packed B is a matrix")
+                                };
+                                let start = (jc + jr) * b.cs + pc * b.rs;
+                                (b.data[start..start + kc * nr].as_ptr(), nr)
+                            }
+                            _ => {
+                                let panel = (jr - packed_from) / nr;
+                                (b_pack[panel * kc * nr..].as_ptr(), nr)
+                            }
+                        };
+                        let tile = Tile {
+                            // SAFETY: row ic+ir < m, column jc+jr < n: inside C (caller
+                            // contract).
+                            c: unsafe { c_ptr.add((ic + ir) * ldc + jc + jr) },
+                            ldc,
+                            rows,
+                            cols: nr.min(nc - jr),
+                            alpha,
+                            beta,
+                        };
+                        // SAFETY: the A panel holds kc·mr packed floats at a_ptr, or (in
+                        // place) mr full rows ic+ir.. < m of A from column pc, pc+kc ≤ k,
+                        // lda apart; the B panel holds kc rows of nr floats ldb apart (packed,
+                        // or a full panel in place); the tile's rows × cols lie inside C
+                        // (m × n, row length ldc), which no other thread accesses and which
+                        // aliases neither panel (the packs are ours, A and B are shared
+                        // borrows); the CPU supports the micro-kernel (caller contract).
+                        unsafe { micro(kc, a_ptr, lda, b_ptr, ldb, tile) };
+                    };
+                    if direct {
+                        // Both bands of rows meet a panel of B while it is in L1.
                         for jr in (0..nc).step_by(nr) {
-                            let (b_ptr, ldb) = match in_place {
-                                // SAFETY: a full panel inside B: rows pc..pc+kc < k, columns
-                                // jc+jr..jc+jr+nr ≤ n, all inside `b` (caller contract).
-                                Some(b) if jr < packed_from => {
-                                    (unsafe { b.data.as_ptr().add(pc * b.rs + jc + jr) }, b.rs)
-                                }
-                                _ if self.b_packed => {
-                                    let Source::Matrix(b) = b else {
-                                        unreachable!("invariant: a caller-packed B is a matrix")
-                                    };
-                                    let start = (jc + jr) * b.cs + pc * b.rs;
-                                    (b.data[start..start + kc * nr].as_ptr(), nr)
-                                }
-                                _ => {
-                                    let panel = (jr - packed_from) / nr;
-                                    (b_pack[panel * kc * nr..].as_ptr(), nr)
-                                }
-                            };
-                            let tile = Tile {
-                                // SAFETY: row ic+ir < m, column jc+jr < n: inside C (caller
-                                // contract).
-                                c: unsafe { c_ptr.add((ic + ir) * ldc + jc + jr) },
-                                ldc,
-                                rows,
-                                cols: nr.min(nc - jr),
-                                alpha,
-                                beta,
-                            };
-                            // SAFETY: the A panel holds kc·mr packed floats at a_ptr, or (in
-                            // place) mr full rows ic+ir.. < m of A from column pc, pc+kc ≤ k,
-                            // lda apart; the B panel holds kc rows of nr floats ldb apart (packed,
-                            // or a full panel in place); the tile's rows × cols lie inside C
-                            // (m × n, row length ldc), which no other thread accesses and which
-                            // aliases neither panel (the packs are ours, A and B are shared
-                            // borrows); the CPU supports the micro-kernel (caller contract).
-                            unsafe { micro(kc, a_ptr, lda, b_ptr, ldb, tile) };
+                            for ir in (0..mc).step_by(mr) {
+                                tile(ir, jr);
+                            }
+                        }
+                    } else {
+                        for ir in (0..mc).step_by(mr) {
+                            for jr in (0..nc).step_by(nr) {
+                                tile(ir, jr);
+                            }
                         }
                     }
                 }
@@ -1738,7 +1764,9 @@ mod tests {
     #[test]
     fn every_kernel_crosses_its_block_boundaries() {
         // k > KC (several depth blocks: later ones accumulate), m > MC (several A blocks),
-        // n > block_cols (several B blocks), with B packed and read in place.
+        // n > block_cols (several B blocks), with B packed and read in place; a B read in place
+        // past B_BLOCK floats (depth blocks of DIRECT_KC) under two bands of rows, the last one
+        // partial, and under one partial band of A read in place (n ≤ A_IN_PLACE_PANELS·NR).
         for kernel in Kernel::available() {
             for (ta, tb) in TRANS {
                 for (m, n, k) in [
@@ -1746,6 +1774,8 @@ mod tests {
                     (MC + 9, 35, 7),
                     (5, block_cols(KC) + 37, KC),
                     (40, block_cols(KC) + 1, KC + 3),
+                    (19, 2100, 131),
+                    (13, 100, B_BLOCK / 100 + 7),
                 ] {
                     for beta in [0.0, 1.0] {
                         let case = Case {
@@ -1919,10 +1949,15 @@ mod tests {
                     );
                     let mut got = c0.clone();
                     gemm_im2col_threaded(threads, m, 0.5, &a, rows, &cols, 0.25, &mut got, n);
+                    // The same bits, except where the stored matrix is read in place in
+                    // shallower depth blocks (DIRECT_KC), which sum in another order.
+                    let tol = if rows * n > B_BLOCK {
+                        1e-6 * rows as f32
+                    } else {
+                        0.0
+                    };
                     assert!(
-                        got.iter()
-                            .zip(&want)
-                            .all(|(x, y)| x.to_bits() == y.to_bits()),
+                        got.iter().zip(&want).all(|(x, y)| (x - y).abs() <= tol),
                         "{g:?}, batch {batch}, m {m}, {threads} threads"
                     );
                 }
