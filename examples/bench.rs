@@ -16,6 +16,7 @@
 //! `--threads N` sets `DL_NUM_THREADS` (read by the GEMM kernel at its first call): the example
 //! runs itself again with the variable set, so the thread count is fixed before any GEMM.
 
+use dl::kernels::aligned::AlignedVec;
 use dl::kernels::gemm::{Trans, gemm, num_threads};
 use dl::loss::CrossEntropy;
 use dl::optim::{Adam, Sgd};
@@ -167,8 +168,12 @@ fn bench_gemm() {
     let mut random =
         |len: usize| -> Vec<f32> { (0..len).map(|_| rng.random_range(-1.0..1.0)).collect() };
     for &(label, ta, tb, m, n, k) in GEMM_SHAPES {
-        let (a, b) = (random(m * k), random(k * n));
-        let mut c = vec![0.0; m * n];
+        // 64-byte aligned, as the library's tensors and PyTorch's are.
+        let (a, b) = (
+            AlignedVec::from(random(m * k)),
+            AlignedVec::from(random(k * n)),
+        );
+        let mut c = AlignedVec::zeros(m * n);
         let lda = if ta == Trans::N { k } else { m };
         let ldb = if tb == Trans::N { n } else { k };
         let flop = 2.0 * (m * n * k) as f64;

@@ -1,6 +1,7 @@
 //! Parameters and buffers, and the one visitor through which optimizers, checkpoints and
 //! parameter counting reach them.
 
+use crate::kernels::aligned::AlignedVec;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -43,10 +44,10 @@ pub enum ParamKind {
 #[derive(Clone, Debug)]
 pub struct Param {
     /// The values, row-major in the PyTorch layout given by [`Param::shape`].
-    value: Vec<f32>,
+    value: AlignedVec,
     /// The gradient of the last backward pass (same length as `value`; empty for buffers).
     /// `backward` overwrites it, so there is no `zero_grad`.
-    pub grad: Vec<f32>,
+    pub grad: AlignedVec,
     shape: Vec<usize>,
     kind: ParamKind,
     /// See [`Param::version`].
@@ -58,8 +59,8 @@ impl Param {
     pub fn trainable(shape: &[usize], value: Vec<f32>) -> Self {
         debug_assert_eq!(shape.iter().product::<usize>(), value.len());
         Param {
-            grad: vec![0.0; value.len()],
-            value,
+            grad: AlignedVec::zeros(value.len()),
+            value: value.into(),
             shape: shape.to_vec(),
             kind: ParamKind::Trainable,
             version: next_version(),
@@ -70,8 +71,8 @@ impl Param {
     pub fn buffer(shape: &[usize], value: Vec<f32>) -> Self {
         debug_assert_eq!(shape.iter().product::<usize>(), value.len());
         Param {
-            grad: Vec::new(),
-            value,
+            grad: AlignedVec::new(),
+            value: value.into(),
             shape: shape.to_vec(),
             kind: ParamKind::Buffer,
             version: next_version(),
@@ -81,8 +82,8 @@ impl Param {
     /// A scalar counter (saved as `i64`, shape `[]` as in PyTorch).
     pub fn counter() -> Self {
         Param {
-            grad: Vec::new(),
-            value: vec![0.0],
+            grad: AlignedVec::new(),
+            value: AlignedVec::zeros(1),
             shape: Vec::new(),
             kind: ParamKind::Counter,
             version: next_version(),
@@ -152,7 +153,7 @@ impl Param {
 /// with its layer (the clone's parameter keeps the version, so the values stay valid).
 #[derive(Clone, Debug)]
 pub(crate) struct Derived<L = usize> {
-    values: Vec<f32>,
+    values: AlignedVec,
     /// The parameter version and layout of `values`, once computed.
     key: Option<(u64, L)>,
 }
@@ -160,7 +161,7 @@ pub(crate) struct Derived<L = usize> {
 impl<L> Default for Derived<L> {
     fn default() -> Self {
         Derived {
-            values: Vec::new(),
+            values: AlignedVec::new(),
             key: None,
         }
     }
@@ -179,10 +180,7 @@ impl<L: Copy + PartialEq> Derived<L> {
     ) -> &[f32] {
         let key = Some((param.version(), layout));
         if self.key != key || self.values.len() < len {
-            if self.values.len() < len {
-                self.values.resize(len, 0.0);
-            }
-            fill(param.value(), &mut self.values[..len]);
+            fill(param.value(), self.values.at_least(len));
             self.key = key;
         }
         &self.values[..len]

@@ -5,6 +5,7 @@
 //! buffer in PyTorch's layout (`[N, F]` or NCHW), so data maps one-to-one to PyTorch tensors.
 
 use crate::error::{Error, Result};
+use crate::kernels::aligned::AlignedVec;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -85,7 +86,7 @@ impl<S: Shape> SameShape<S> for S {
 /// );
 /// ```
 pub struct Act<S: Shape> {
-    data: Vec<f32>,
+    data: AlignedVec,
     batch: usize,
     shape: PhantomData<fn() -> S>,
 }
@@ -120,7 +121,7 @@ impl<S: Shape> Act<S> {
     /// A batch of `batch` samples, all zero.
     pub fn zeros(batch: usize) -> Self {
         Act {
-            data: vec![0.0; batch * S::SIZE],
+            data: AlignedVec::zeros(batch * S::SIZE),
             batch,
             shape: PhantomData,
         }
@@ -137,7 +138,7 @@ impl<S: Shape> Act<S> {
         }
         let batch = data.len() / S::SIZE;
         Ok(Act {
-            data,
+            data: data.into(),
             batch,
             shape: PhantomData,
         })
@@ -187,7 +188,7 @@ impl<S: Shape> Act<S> {
 
     /// The values as a `Vec`, consuming the batch.
     pub fn into_vec(self) -> Vec<f32> {
-        self.data
+        self.data.to_vec()
     }
 
     /// Copies `other` into `self`, resizing the batch (no allocation when capacity suffices).

@@ -138,7 +138,7 @@ pub fn check_layer_gradients_at<I: Shape, O: Shape, L: Layer<I, O>>(
     let mut analytic: Vec<(String, Vec<f32>)> = Vec::new();
     layer.visit(&mut |name, p| {
         if p.is_trainable() {
-            analytic.push((name.to_string(), p.grad.clone()));
+            analytic.push((name.to_string(), p.grad.to_vec()));
         }
     });
     for (index, (name, grad)) in analytic.iter().enumerate() {

@@ -124,7 +124,7 @@ fn check_network<I: Shape, O: Shape, L: Layer<I, O>>(net: &mut L, batch: usize, 
     let mut grads: Vec<(String, Vec<f32>)> = Vec::new();
     net.visit(&mut |name, p| {
         if p.is_trainable() {
-            grads.push((name.to_string(), p.grad.clone()));
+            grads.push((name.to_string(), p.grad.to_vec()));
         }
     });
     assert!(!grads.is_empty());

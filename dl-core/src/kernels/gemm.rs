@@ -55,6 +55,7 @@
 mod micro;
 mod transpose;
 
+use super::aligned::AlignedVec;
 use super::im2col::BatchColumns;
 use super::pool::{MAX_WORKERS, POOL};
 use micro::{Micro, Tile};
@@ -924,7 +925,7 @@ impl Path {
                 let bt = Operand::new(b.data, (b.cs, b.rs));
                 let at = Operand::new(a.data, (a.cs, a.rs));
                 let mut t = std::mem::take(&mut packs.t);
-                let tt = aligned(&mut t, n * m);
+                let tt = t.at_least(n * m);
                 // SAFETY: `bt` and `at` hold n × k and k × m elements (forwarded caller contract
                 // on B and A); `tt` holds n rows of m floats, is ours alone and aliases no
                 // operand; the CPU supports the plan's micro-kernel (caller contract).
@@ -1270,28 +1271,19 @@ const STREAM_MAX_MR: usize = 8;
 /// Packing buffers, and the transposed result of [`Path::Transposed`], grown to the largest
 /// shape seen on this thread and reused.
 struct Packs {
-    a: Vec<f32>,
-    b: Vec<f32>,
-    t: Vec<f32>,
+    a: AlignedVec,
+    b: AlignedVec,
+    t: AlignedVec,
 }
 
 thread_local! {
     static PACKS: RefCell<Packs> = const {
         RefCell::new(Packs {
-            a: Vec::new(),
-            b: Vec::new(),
-            t: Vec::new(),
+            a: AlignedVec::new(),
+            b: AlignedVec::new(),
+            t: AlignedVec::new(),
         })
     };
-}
-
-/// `len` floats of `v` starting on a 64-byte boundary, growing `v` if needed.
-fn aligned(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    if v.len() < len + 16 {
-        v.resize(len + 16, 0.0);
-    }
-    let off = v.as_ptr().align_offset(64).min(16);
-    &mut v[off..off + len]
 }
 
 /// A blocking plan: tile height and width, the micro-kernel, and the largest depth and row
@@ -1397,16 +1389,16 @@ impl Plan {
         // of fewer than MR rows is packed (zero-padded).
         let a_in_place = !self.a_packed && a.cs == 1 && n <= A_IN_PLACE_PANELS * nr;
         let a_pack = if a_in_place || self.a_packed {
-            aligned(&mut packs.a, mr * kc_max)
+            packs.a.at_least(mr * kc_max)
         } else {
-            aligned(&mut packs.a, mc_max.min(m.div_ceil(mr) * mr) * kc_max)
+            packs.a.at_least(mc_max.min(m.div_ceil(mr) * mr) * kc_max)
         };
         let b_cols = if direct {
             nr
         } else {
             nc_max.min(n.div_ceil(nr) * nr)
         };
-        let b_pack = aligned(&mut packs.b, b_cols * kc_max);
+        let b_pack = packs.b.at_least(b_cols * kc_max);
         for jc in (0..n).step_by(nc_max) {
             let nc = nc_max.min(n - jc);
             for pc in (0..k).step_by(kc_max) {
@@ -1922,7 +1914,7 @@ mod tests {
             for (i, xs) in x.chunks_exact(g.input_size()).enumerate() {
                 im2col(&g, xs, &mut stored, n, i * g.pixels());
             }
-            let mut scratch = vec![f32::NAN; 3];
+            let mut scratch = AlignedVec::from_slice(&[f32::NAN; 3]);
             let cols = BatchColumns::new(&g, &x, &mut scratch);
             assert_eq!((cols.rows(), cols.cols()), (rows, n));
             for m in [1, 5, 14, 33] {

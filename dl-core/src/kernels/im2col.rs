@@ -31,6 +31,7 @@
 //! assert_eq!(&col[12..], &[5.0, 6.0, 8.0, 9.0]); // bottom-right tap
 //! ```
 
+use super::aligned::AlignedVec;
 use super::{BATCH_PARTS, run_batch_parts};
 use crate::shape::{Pad, pads, window_out};
 use std::cell::RefCell;
@@ -214,18 +215,13 @@ fn inside(g: &ConvGeom, (hp, wp): (usize, usize)) -> (usize, usize) {
 
 thread_local! {
     /// One zero-padded channel plane (see [`window_dims`]), grown to the largest seen and reused.
-    static PLANE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static PLANE: RefCell<AlignedVec> = const { RefCell::new(AlignedVec::new()) };
 }
 
 /// Runs `f(plane)` on this thread's padded-plane scratch of exactly `len` values (allocates
 /// only when it never held that many).
 fn with_plane<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    PLANE.with_borrow_mut(|p| {
-        if p.len() < len {
-            p.resize(len, 0.0);
-        }
-        f(&mut p[..len])
-    })
+    PLANE.with_borrow_mut(|p| f(p.at_least(len)))
 }
 
 /// Writes the column matrix of sample `x` (`C·H·W` values) into `col`: row `r` of the matrix
@@ -280,13 +276,14 @@ fn pad_channel(g: &ConvGeom, xc: &[f32], xp: &mut [f32]) {
 /// on CIFAR AlexNet's 8 × 8 and 4 × 4 maps (bench/NOTES.md, section 16).
 ///
 /// ```
+/// use dl_core::kernels::aligned::AlignedVec;
 /// use dl_core::kernels::gemm::{gemm, gemm_im2col, Trans};
 /// use dl_core::kernels::im2col::{im2col, BatchColumns, ConvGeom};
 /// use dl_core::shape::Pad;
 /// // Two 1×3×3 samples, a 2×2 window with padding 1: 4 rows, 2 × 16 columns.
 /// let g = ConvGeom::new(1, 3, 3, 2, 1, Pad::Explicit(1)).unwrap();
 /// let x: Vec<f32> = (1..=18).map(|v| v as f32).collect();
-/// let mut scratch = Vec::new();
+/// let mut scratch = AlignedVec::new();
 /// let cols = BatchColumns::new(&g, &x, &mut scratch);
 /// assert_eq!((cols.rows(), cols.cols()), (4, 32));
 /// // W · col without the matrix equals W · col with it.
@@ -323,7 +320,7 @@ impl<'a> BatchColumns<'a> {
     ///
     /// # Panics
     /// If `x` is not a whole number of samples (a caller bug).
-    pub fn new(g: &ConvGeom, x: &'a [f32], scratch: &'a mut Vec<f32>) -> Self {
+    pub fn new(g: &ConvGeom, x: &'a [f32], scratch: &'a mut AlignedVec) -> Self {
         assert!(g.stride > 0, "im2col: stride must be positive");
         let size = g.input_size();
         assert!(
@@ -345,10 +342,7 @@ impl<'a> BatchColumns<'a> {
         let (hq, wq) = (hp.div_ceil(s), wp.div_ceil(s));
         let channel = s * s * hq * wq;
         let len = samples * g.channels * channel;
-        if scratch.len() < len {
-            scratch.resize(len, 0.0);
-        }
-        let padded = &mut scratch[..len];
+        let padded = scratch.at_least(len);
         // The samples in BATCH_PARTS blocks on the worker pool.
         let chunk = samples.div_ceil(BATCH_PARTS).max(1);
         let parts = x
@@ -871,7 +865,7 @@ mod tests {
             for (i, xs) in x.chunks_exact(g.input_size()).enumerate() {
                 im2col(&g, xs, &mut want, ld, i * p);
             }
-            let mut scratch = Vec::new();
+            let mut scratch = AlignedVec::new();
             let cols = BatchColumns::new(&g, &x, &mut scratch);
             let mut got = vec![7.0; g.rows() * ld];
             cols.write(&mut got, ld);

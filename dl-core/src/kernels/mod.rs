@@ -11,6 +11,7 @@
 //! or Winograd `F(2×2, 3×3)` and `F(2×2, 5×5)` ([`winograd`], wide 3 × 3 and 5 × 5 layers);
 //! max pooling through [`max_pool`].
 
+pub mod aligned;
 pub mod conv_direct;
 pub mod gemm;
 pub mod im2col;

@@ -1,6 +1,7 @@
 //! Batch normalisation over features ([`BatchNorm1d`]) or channels ([`BatchNorm2d`]): one
 //! implementation, the 1d layer being the 2d computation with one pixel per channel.
 
+use crate::kernels::aligned::AlignedVec;
 use crate::layers::{Layer, Mode};
 use crate::param::{Param, ParamName, Parameters};
 use crate::tensor::{Act, Chw, Flat};
@@ -54,7 +55,7 @@ pub struct BatchNorm<const C: usize, const SPATIAL: bool> {
     /// Keras' `momentum` is `1 −` this).
     pub momentum: f32,
     /// `x̂` of the last training batch; only grows.
-    xhat: Vec<f32>,
+    xhat: AlignedVec,
     /// `1/√(σ² + eps)` per channel of the last training batch.
     inv_std: Vec<f32>,
     /// Whether the last forward was in training mode (backward then uses the batch statistics).
@@ -148,7 +149,7 @@ impl<const C: usize, const SPATIAL: bool> BatchNorm<C, SPATIAL> {
             num_batches_tracked: Param::counter(),
             eps: 1e-5,
             momentum: 0.1,
-            xhat: Vec::new(),
+            xhat: AlignedVec::new(),
             inv_std: vec![0.0; C],
             last_train: false,
         }
@@ -178,9 +179,7 @@ impl<const C: usize, const SPATIAL: bool> BatchNorm<C, SPATIAL> {
             return;
         }
         let len = batch * C * inner;
-        if self.xhat.len() < len {
-            self.xhat.resize(len, 0.0);
-        }
+        self.xhat.at_least(len);
         let m = (batch * inner) as f64;
         // Written once per pass (each `value_mut` gives a new parameter version).
         let (running_mean, running_var) =

@@ -1,6 +1,7 @@
 //! 2-D convolution, lowered to GEMM through `im2col` (the forward pass without storing the matrix).
 
 use crate::init::{Init, uniform};
+use crate::kernels::aligned::AlignedVec;
 use crate::kernels::conv_direct;
 use crate::kernels::gemm::{Trans, gemm, gemm_im2col};
 use crate::kernels::im2col::{BatchColumns, ConvGeom, col2im};
@@ -87,10 +88,10 @@ pub struct Conv2d<
     /// padding or the stride exceeds 1. Backward: per part of the batch, the column matrix of
     /// a chunk of samples (then its gradient) and the chunk's `dY` as `[OUT_C, chunk·OH·OW]`;
     /// after them, the partial parameter gradients of the parts after the first.
-    col: Vec<f32>,
+    col: AlignedVec,
     /// Forward: the output before the bias, `[OUT_C, N·OH·OW]`. Backward: the zero-padded
     /// input, as `col` in the forward pass.
-    out: Vec<f32>,
+    out: AlignedVec,
     /// The Winograd transforms of `weight`, packed for the GEMM ([`winograd::transform_filters`]),
     /// kept between forward passes while the weights, the algorithm and the panel height stay the
     /// same (an evaluation loop transforms and packs them once).
@@ -142,8 +143,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         Conv2d {
             weight: Param::trainable(&[OUT_C, IN_C, K, K], w),
             bias: Param::trainable(&[OUT_C], b),
-            col: Vec::new(),
-            out: Vec::new(),
+            col: AlignedVec::new(),
+            out: AlignedVec::new(),
             filters: Derived::default(),
         }
     }
@@ -159,7 +160,7 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         let (rows, p) = (g.rows(), g.pixels());
         let cols = BatchColumns::new(g, x, &mut self.col);
         let np = cols.cols();
-        grow(&mut self.out, OUT_C * np);
+        self.out.at_least(OUT_C * np);
         gemm_im2col(
             OUT_C,
             1.0,
@@ -202,8 +203,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     fn forward_winograd(&mut self, g: &ConvGeom, n: usize, x: &[f32], y: &mut [f32], mode: Mode) {
         let alg = winograd::Alg::new(g, mode == Mode::Eval);
         let (cl, ol) = winograd::workspace(g, alg, OUT_C, n);
-        grow(&mut self.col, cl);
-        grow(&mut self.out, ol);
+        self.col.at_least(cl);
+        self.out.at_least(ol);
         let mr = winograd::filter_rows(g, alg, OUT_C, n);
         let len = winograd::filters_len(alg, IN_C, OUT_C, mr);
         let u = self.filters.get(&self.weight, (alg, mr), len, |w, u| {
@@ -253,8 +254,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
             IN_C * OUT_C * K * K,
             winograd::filters_len(alg, OUT_C, IN_C, mr),
         );
-        grow(&mut self.col, cl + fl + IN_C + ul);
-        grow(&mut self.out, ol);
+        self.col.at_least(cl + fl + IN_C + ul);
+        self.out.at_least(ol);
         let (ws, rest) = self.col.split_at_mut(cl);
         let (turned, rest) = rest.split_at_mut(fl);
         let (zero, u) = rest.split_at_mut(IN_C);
@@ -284,8 +285,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
     ) {
         let sl = conv_direct::scratch_len(g);
         let (wl, bl) = (self.weight.grad.len(), self.bias.grad.len());
-        grow(&mut self.col, BATCH_PARTS * sl);
-        grow(&mut self.out, (BATCH_PARTS - 1) * (wl + bl));
+        self.col.at_least(BATCH_PARTS * sl);
+        self.out.at_least((BATCH_PARTS - 1) * (wl + bl));
         let (is, os) = (g.input_size(), OUT_C * g.pixels());
         let chunk = n.div_ceil(BATCH_PARTS);
         let used = n.div_ceil(chunk);
@@ -355,25 +356,17 @@ const SHARE_MIN_COL_VALUES: usize = 1 << 18;
 thread_local! {
     /// The shared column matrix and GEMM output (see [`SHARE_MIN_COL_VALUES`]); they grow to the
     /// largest layer and are reused.
-    static SHARED: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static SHARED: RefCell<(AlignedVec, AlignedVec)> =
+        const { RefCell::new((AlignedVec::new(), AlignedVec::new())) };
 }
 
 /// Swaps a layer's (empty) workspaces with the shared ones: once to borrow them, once more to
 /// give them back. Swapping moves no data and allocates nothing.
-fn swap_shared(col: &mut Vec<f32>, out: &mut Vec<f32>) {
+fn swap_shared(col: &mut AlignedVec, out: &mut AlignedVec) {
     SHARED.with_borrow_mut(|(c, o)| {
         std::mem::swap(col, c);
         std::mem::swap(out, o);
     });
-}
-
-/// Grows a workspace to at least `len` values; never shrinks it (a workspace used for two
-/// sizes in turn, as `col` by the direct forward and the backward of LeNet's conv2, would
-/// otherwise be truncated and zero-filled again on every step: 2.7% of a LeNet training step).
-fn grow(buf: &mut Vec<f32>, len: usize) {
-    if buf.len() < len {
-        buf.resize(len, 0.0);
-    }
 }
 
 /// The slots of the parameter gradients of the [`BATCH_PARTS`] parts of a backward pass: part 0
@@ -469,7 +462,7 @@ impl<
         let g = Self::geom(H, W);
         if Self::DIRECT_FORWARD {
             let sl = conv_direct::scratch_len(&g);
-            grow(&mut self.col, BATCH_PARTS * sl);
+            self.col.at_least(BATCH_PARTS * sl);
             let (w, b) = (self.weight.value(), self.bias.value());
             let (xs, ys) = (x.as_slice(), y.as_mut_slice());
             let (is, os) = (g.input_size(), OUT_C * g.pixels());
@@ -581,8 +574,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
             *db = s as f32;
         }
         let (cl, ol) = winograd::weight_grad_workspace(g, OUT_C, n);
-        grow(&mut self.col, cl);
-        grow(&mut self.out, ol);
+        self.col.at_least(cl);
+        self.out.at_least(ol);
         let dw = &mut self.weight.grad;
         winograd::weight_grad(g, OUT_C, n, x, dy, dw, &mut self.col, &mut self.out);
         if let Some((gt, dx)) = dx {
@@ -608,10 +601,8 @@ impl<const IN_C: usize, const OUT_C: usize, const K: usize, const S: usize, cons
         // [OUT_C, chunk·P]; after the parts, the partial parameter gradients of parts 1, 2, ….
         let work = (rows + OUT_C) * chunk * p;
         let (wl, bl) = (self.weight.grad.len(), self.bias.grad.len());
-        grow(
-            &mut self.col,
-            BATCH_PARTS * work + (BATCH_PARTS - 1) * (wl + bl),
-        );
+        self.col
+            .at_least(BATCH_PARTS * work + (BATCH_PARTS - 1) * (wl + bl));
         let (works, partials) = self.col.split_at_mut(BATCH_PARTS * work);
         let cols = BatchColumns::new(g, x, &mut self.out);
         let (dw, w) = self.weight.grad_mut_and_value();

@@ -1,6 +1,7 @@
 //! Inverted dropout.
 
 use crate::error::{Error, Result};
+use crate::kernels::aligned::AlignedVec;
 use crate::layers::{Layer, Mode, no_params};
 use crate::tensor::{Act, Shape};
 use rand::rngs::StdRng;
@@ -38,7 +39,7 @@ pub struct Dropout {
     p: f32,
     rng: StdRng,
     /// `0` or `1/(1 − p)` per value of the last training batch; only grows.
-    mask: Vec<f32>,
+    mask: AlignedVec,
     /// Number of values `mask` holds for the current batch.
     mask_len: usize,
     /// Whether the last forward applied the mask (training) or not (evaluation).
@@ -67,7 +68,7 @@ impl Dropout {
         Ok(Dropout {
             p,
             rng: StdRng::seed_from_u64(rng.random()),
-            mask: Vec::new(),
+            mask: AlignedVec::new(),
             mask_len: 0,
             masked: false,
             held: false,
@@ -88,9 +89,7 @@ impl Dropout {
 
     /// Draws a new mask for `len` values.
     fn draw_mask(&mut self, len: usize) {
-        if self.mask.len() < len {
-            self.mask.resize(len, 0.0);
-        }
+        self.mask.at_least(len);
         let scale = 1.0 / (1.0 - self.p);
         let p = self.p;
         for m in &mut self.mask[..len] {

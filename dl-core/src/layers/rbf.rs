@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::init::uniform;
+use crate::kernels::aligned::AlignedVec;
 use crate::kernels::gemm::{Trans, gemm};
 use crate::layers::{Layer, Mode};
 use crate::param::{Param, ParamName, Parameters};
@@ -44,7 +45,7 @@ pub struct Rbf<const IN: usize, const N: usize> {
     /// The width of each centre, `[N]`: larger is narrower.
     pub gamma: Param,
     /// `a[n, j]` of the last backward (`[batch, N]`); only grows.
-    scratch: Vec<f32>,
+    scratch: AlignedVec,
 }
 
 impl<const IN: usize, const N: usize> Rbf<IN, N> {
@@ -86,7 +87,7 @@ impl<const IN: usize, const N: usize> Rbf<IN, N> {
         Rbf {
             centres: Param::trainable(&[N, IN], centres),
             gamma: Param::trainable(&[N], gamma),
-            scratch: Vec::new(),
+            scratch: AlignedVec::new(),
         }
     }
 
@@ -132,9 +133,7 @@ impl<const IN: usize, const N: usize> Layer<Flat<IN>, Flat<N>> for Rbf<IN, N> {
     ) {
         let batch = x.batch();
         debug_assert_eq!(dy.batch(), batch);
-        if self.scratch.len() < batch * N {
-            self.scratch.resize(batch * N, 0.0);
-        }
+        self.scratch.at_least(batch * N);
         // a[n, j] = dy·y·gamma_j, and d gamma_j = −Σ_n dy·y·‖x[n] − c_j‖².
         self.gamma.grad.fill(0.0);
         let rows = x

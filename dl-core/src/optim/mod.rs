@@ -21,6 +21,7 @@ pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
 use crate::error::{Error, Result};
+use crate::kernels::aligned::AlignedVec;
 use crate::kernels::run_batch_parts;
 use crate::param::Parameters;
 
@@ -79,7 +80,7 @@ const PARALLEL_MIN_VALUES: usize = 1 << 16;
 struct Slots {
     steps: u64,
     names: Vec<String>,
-    buffers: Vec<Vec<Vec<f32>>>,
+    buffers: Vec<Vec<AlignedVec>>,
 }
 
 impl Slots {
@@ -106,8 +107,12 @@ impl Slots {
         params.visit(&mut |name, p| {
             if p.is_trainable() {
                 self.names.push(name.to_string());
-                self.buffers
-                    .push(kinds.iter().map(|&(_, init)| vec![init; p.len()]).collect());
+                self.buffers.push(
+                    kinds
+                        .iter()
+                        .map(|&(_, init)| AlignedVec::filled(p.len(), init))
+                        .collect(),
+                );
             }
         });
     }
@@ -175,7 +180,7 @@ impl Slots {
         ];
         for (name, bufs) in self.names.iter().zip(&self.buffers) {
             for ((kind, _), buf) in kinds.iter().zip(bufs) {
-                out.push((format!("{name}.{kind}"), buf.clone()));
+                out.push((format!("{name}.{kind}"), buf.to_vec()));
             }
         }
         out
