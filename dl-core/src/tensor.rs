@@ -127,7 +127,9 @@ impl<S: Shape> Act<S> {
         }
     }
 
-    /// A batch from row-major data; its length must be a multiple of the sample size.
+    /// A batch from row-major data; its length must be a multiple of the sample size. The
+    /// values are copied into 64-byte aligned storage ([`AlignedVec`]), which the kernels
+    /// read and write a line at a time.
     pub fn from_vec(data: Vec<f32>) -> Result<Self> {
         if S::SIZE == 0 || !data.len().is_multiple_of(S::SIZE) {
             return Err(Error::size(
@@ -186,7 +188,7 @@ impl<S: Shape> Act<S> {
         &mut self.data[i * S::SIZE..(i + 1) * S::SIZE]
     }
 
-    /// The values as a `Vec`, consuming the batch.
+    /// The values as a `Vec` (a copy of the aligned storage), consuming the batch.
     pub fn into_vec(self) -> Vec<f32> {
         self.data.to_vec()
     }
