@@ -35,14 +35,35 @@ use crate::kernels::im2col::{ConvGeom, copy_short};
 use crate::kernels::{Isa, allowed};
 use crate::kernels::{array, fold, lane_sum};
 
-/// Independent accumulator lanes of the dot products (enough to hide the FMA latency).
+/// Positions one register block holds per channel (4 AVX-512 registers): the input gradient's
+/// blocks, and the forward pass's where they fit its span best (see [`forward_lanes`]).
 const LANES: usize = 64;
+
+/// The forward pass's other block length (3 AVX-512 registers per channel), see
+/// [`forward_lanes`].
+const SHORT_LANES: usize = 48;
+
+/// The block length of the forward pass: whichever of [`LANES`] and [`SHORT_LANES`] computes
+/// fewer positions past the span (ties: the longer). LeNet-5's conv2 (span 136) computes 144
+/// instead of 192 in blocks of 48, and its 16 channels fit two blocks of 8 instead of 6 + 6 + 4:
+/// its forward pass 0.180 → 0.135 ms; conv1 (span 892) stays at 64, which it ran 9% faster
+/// (bench/NOTES.md section 48).
+fn forward_lanes(g: &ConvGeom) -> usize {
+    let (_, _, span) = dims(g);
+    let computed = |l: usize| span.div_ceil(l) * l;
+    if computed(SHORT_LANES) < computed(LANES) {
+        SHORT_LANES
+    } else {
+        LANES
+    }
+}
 
 /// Defines a public function whose body is compiled three times (AVX-512F, AVX2+FMA, portable)
 /// and dispatched on the CPU's features at run time. In the body, `madd(a, b, c)` is `a·b + c`,
-/// fused on the FMA paths, and `OB` is how many channels one register block accumulates at once
-/// (output channels in the forward pass and the weight gradient, input channels in the input
-/// gradient; as many as the variant's registers hold, all sharing each load).
+/// fused on the FMA paths, `OB` is how many channels one register block accumulates at once
+/// (output channels in the weight gradient, input channels in the input gradient; as many as the
+/// variant's registers hold, all sharing each load), and `ACC` how many values the forward pass's
+/// register blocks hold (its channels per block: `ACC` over the block length).
 macro_rules! multiversion {
     ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$doc])*
@@ -57,9 +78,12 @@ macro_rules! multiversion {
                     fn madd(a: f32, b: f32, c: f32) -> f32 {
                         a.mul_add(b, c)
                     }
-                    /// Channels per register block: 6 × 4 registers of accumulators (the dispatch below
-                    /// instantiates the blocks of 1 to 5 for the remainder, so 6 is the largest).
+                    /// Channels per register block: 6 × 4 registers of accumulators.
+                    #[allow(dead_code)] // (each body uses `OB` or `ACC`)
                     const OB: usize = 6;
+                    /// Accumulator values of the forward pass's register blocks: 24 registers.
+                    #[allow(dead_code)] // (each body uses `OB` or `ACC`)
+                    const ACC: usize = 24 * 16;
                     $body
                 }
                 /// # Safety
@@ -71,7 +95,11 @@ macro_rules! multiversion {
                         a.mul_add(b, c)
                     }
                     /// Channels per register block: 8 registers of accumulators.
+                    #[allow(dead_code)] // (each body uses `OB` or `ACC`)
                     const OB: usize = 1;
+                    /// Accumulator values of the forward pass's register blocks: 8 registers.
+                    #[allow(dead_code)] // (each body uses `OB` or `ACC`)
+                    const ACC: usize = 8 * 8;
                     $body
                 }
                 if allowed(Isa::Avx512) {
@@ -88,23 +116,29 @@ macro_rules! multiversion {
                 a * b + c
             }
             /// Channels per register block.
+            #[allow(dead_code)] // (each body uses `OB` or `ACC`)
             const OB: usize = 1;
+            /// Accumulator values of the forward pass's register blocks.
+            #[allow(dead_code)] // (each body uses `OB` or `ACC`)
+            const ACC: usize = 64;
             $body
         }
     };
 }
 
-/// `f::<B>(args)` for a register block of `B = count` channels: the block sizes 1 to 5 for the
-/// last, partial block, `OB` (the variant's constant, in scope where this expands) otherwise.
+/// `f::<B>(args)` (or `f::<B, L>(args)`) for a register block of `B = count` channels: the block
+/// sizes 1 to 7 for the last, partial block, `max` (the full block) otherwise.
 macro_rules! in_block {
-    ($count:expr, $f:ident($($arg:expr),* $(,)?)) => {
+    ($count:expr, $max:expr, $f:ident $(::<$l:ident>)? ($($arg:expr),* $(,)?)) => {
         match $count {
-            1 => $f::<1>($($arg),*),
-            2 => $f::<2>($($arg),*),
-            3 => $f::<3>($($arg),*),
-            4 => $f::<4>($($arg),*),
-            5 => $f::<5>($($arg),*),
-            _ => $f::<OB>($($arg),*),
+            1 => $f::<1 $(, $l)?>($($arg),*),
+            2 => $f::<2 $(, $l)?>($($arg),*),
+            3 => $f::<3 $(, $l)?>($($arg),*),
+            4 => $f::<4 $(, $l)?>($($arg),*),
+            5 => $f::<5 $(, $l)?>($($arg),*),
+            6 => $f::<6 $(, $l)?>($($arg),*),
+            7 => $f::<7 $(, $l)?>($($arg),*),
+            _ => $f::<{ $max } $(, $l)?>($($arg),*),
         }
     };
 }
@@ -112,12 +146,13 @@ macro_rules! in_block {
 /// Lanes of one weight-gradient accumulator (one AVX-512 register).
 const WG_LANES: usize = 16;
 
-/// Taps per register block of the weight gradient: with [`OB_MAX`] channels, 24 accumulators and
+/// Taps per register block of the weight gradient: with `OB` = 6 channels, 24 accumulators and
 /// 4 input vectors, which leaves AVX-512's 32 registers room for the gradient vector.
 const TAPS: usize = 4;
 
-/// The largest `OB` of the variants (the scratch holds that many wide output channels).
-const OB_MAX: usize = 6;
+/// The most channels of a register block in any variant (the forward pass's 8 in blocks of
+/// [`SHORT_LANES`] on AVX-512): the scratch holds that many wide output planes.
+const OB_MAX: usize = 8;
 
 /// Padded plane `(Hp, Wp)` and the span length `(OH − 1)·Wp + OW` of one tap.
 fn dims(g: &ConvGeom) -> (usize, usize, usize) {
@@ -146,7 +181,8 @@ fn front(g: &ConvGeom) -> usize {
 }
 
 /// Values of one wide output plane in the scratch: `OH` rows of `Wp`, rounded up to whole blocks
-/// of [`LANES`] (which also covers the span).
+/// of [`LANES`] (which also covers the span, in blocks of `LANES` or, where the forward pass
+/// takes them, of [`SHORT_LANES`]: it does only when they end before blocks of `LANES`).
 fn plane_len(g: &ConvGeom) -> usize {
     let (_, wp, _) = dims(g);
     (g.out_h * wp).div_ceil(LANES) * LANES
@@ -167,24 +203,24 @@ fn check(g: &ConvGeom, n: usize, x: usize, w: usize, oc: usize, y: usize, scratc
 }
 
 /// Adds the `K` taps of one kernel row to `B` channels' accumulators: tap `v` multiplies the
-/// `LANES` values of `row` from offset `v` (`mirrored`: from `K − 1 − v`, the flipped kernel of
-/// the input gradient) by `ws[j][t + v]`; `row` holds `K − 1 + LANES` values. One load of the
+/// `L` values of `row` from offset `v` (`mirrored`: from `K − 1 − v`, the flipped kernel of
+/// the input gradient) by `ws[j][t + v]`; `row` holds `K − 1 + L` values. One load of the
 /// row feeds the `B` channels. `madd` is the calling variant's multiply-add.
 #[inline(always)]
-fn kernel_row<const B: usize>(
-    acc: &mut [[f32; LANES]; B],
+fn kernel_row<const B: usize, const L: usize>(
+    acc: &mut [[f32; L]; B],
     row: &[f32],
     ws: &[&[f32]; B],
     t: usize,
     mirrored: bool,
     madd: impl Fn(f32, f32, f32) -> f32,
 ) {
-    let k = row.len() + 1 - LANES;
+    let k = row.len() + 1 - L;
     for v in 0..k {
         let at = if mirrored { k - 1 - v } else { v };
         let src = row[at..]
-            .first_chunk::<LANES>()
-            .expect("invariant: the row holds K − 1 + LANES values");
+            .first_chunk::<L>()
+            .expect("invariant: the row holds K − 1 + L values");
         for (a, wj) in acc.iter_mut().zip(ws) {
             let wv = wj[t + v];
             for (a, &x) in a.iter_mut().zip(src) {
@@ -234,12 +270,12 @@ multiversion! {
         y: &mut [f32],
         scratch: &mut [f32],
     ) {
-        /// Output channels `o0..o0 + B` of one padded sample `xp`: the span in blocks of `LANES`
+        /// Output channels `o0..o0 + B` of one padded sample `xp`: the span in blocks of `L`
         /// values, each accumulated for the `B` channels over every tap in registers (one load
         /// of the input feeds `B` multiply-adds) and stored once in the `B` wide planes (values
         /// past the span are junk, never read).
         #[inline(always)]
-        fn channels<const B: usize>(
+        fn channels<const B: usize, const L: usize>(
             g: &ConvGeom,
             xp: &[f32],
             w: &[f32],
@@ -251,20 +287,20 @@ multiversion! {
             let plane = plane_len(g);
             let taps = g.rows();
             let ws: [&[f32]; B] = array(|j| &w[(o0 + j) * taps..][..taps]);
-            for start in (0..span).step_by(LANES) {
-                let mut acc: [[f32; LANES]; B] = array(|j| [b[o0 + j]; LANES]);
+            for start in (0..span).step_by(L) {
+                let mut acc: [[f32; L]; B] = array(|j| [b[o0 + j]; L]);
                 // Tap t = (c, u, v) reads the span shifted by c·Hp·Wp + u·Wp + v.
                 let mut t = 0;
                 for c in 0..g.channels {
                     for u in 0..g.kernel {
-                        // (The padded sample has LANES values of slack past the last row.)
-                        let row = &xp[c * hp * wp + u * wp + start..][..g.kernel - 1 + LANES];
+                        // (The padded sample has LANES ≥ L values of slack past the last row.)
+                        let row = &xp[c * hp * wp + u * wp + start..][..g.kernel - 1 + L];
                         kernel_row(&mut acc, row, &ws, t, false, madd);
                         t += g.kernel;
                     }
                 }
                 for (j, a) in acc.iter().enumerate() {
-                    wide[j * plane + start..][..LANES].copy_from_slice(a);
+                    wide[j * plane + start..][..L].copy_from_slice(a);
                 }
             }
         }
@@ -274,14 +310,21 @@ multiversion! {
         let (_, wp, _) = dims(g);
         let plane = plane_len(g);
         let (xp, wide) = scratch.split_at_mut(padded_len(g));
-        let wide = &mut wide[..OB * plane];
+        let lanes = forward_lanes(g);
+        // Channels per register block: as many as the accumulator registers hold.
+        let block = ACC / lanes;
+        let wide = &mut wide[..block * plane];
         for (xs, ys) in x.chunks_exact(g.input_size()).zip(y.chunks_exact_mut(oc * g.pixels())) {
             // Always the padded copy: its slack lets every block be whole.
             pad_sample(g, xs, xp);
-            // Blocks of OB channels, the last one (of 1 to OB − 1) with its own instance.
-            for o0 in (0..oc).step_by(OB) {
-                let count = OB.min(oc - o0);
-                in_block!(count, channels(g, xp, w, b, o0, wide));
+            // Blocks of `block` channels, the last one (of fewer) with its own instance.
+            for o0 in (0..oc).step_by(block) {
+                let count = block.min(oc - o0);
+                if lanes == SHORT_LANES {
+                    in_block!(count, ACC / SHORT_LANES, channels::<SHORT_LANES>(g, xp, w, b, o0, wide));
+                } else {
+                    in_block!(count, ACC / LANES, channels::<LANES>(g, xp, w, b, o0, wide));
+                }
                 for (j, yo) in ys.chunks_exact_mut(g.pixels()).skip(o0).take(count).enumerate() {
                     for (dst, src) in yo.chunks_exact_mut(g.out_w).zip(wide[j * plane..].chunks(wp)) {
                         copy_short(dst, &src[..g.out_w]);
@@ -392,7 +435,7 @@ multiversion! {
                     widen(g, d, &mut wide[j * plane..][..g.out_h * wp]);
                 }
                 let dw = &mut dw[o0 * taps..];
-                in_block!(count, channels(g, xp, wide, dw));
+                in_block!(count, OB, channels(g, xp, wide, dw));
             }
         }
     }
@@ -419,7 +462,7 @@ multiversion! {
         /// registers for the `B` channels over every tap, one load of the shifted `dy` feeding
         /// `B` multiply-adds. `d` is the wide `dy` plane after [`front`] zeros.
         #[inline(always)]
-        fn channels<const B: usize>(
+        fn channels<const B: usize, const L: usize>(
             g: &ConvGeom,
             d: &[f32],
             w: &[f32],
@@ -430,22 +473,22 @@ multiversion! {
             let (hp, wp, _) = dims(g);
             let (stride, front, kk) = (padded_plane(g), front(g), g.kernel * g.kernel);
             let ws: [&[f32]; B] = array(|j| &w[(o * g.channels + c0 + j) * kk..][..kk]);
-            for start in (0..hp * wp).step_by(LANES) {
-                let mut acc: [[f32; LANES]; B] = array(|j| {
+            for start in (0..hp * wp).step_by(L) {
+                let mut acc: [[f32; L]; B] = array(|j| {
                     *dxp[(c0 + j) * stride + start..]
-                        .first_chunk::<LANES>()
+                        .first_chunk::<L>()
                         .expect("invariant: planes are whole blocks")
                 });
                 let mut t = 0;
                 for u in 0..g.kernel {
                     // Taps (u, 0..K) read d[front + start − u·Wp − v ..], v = 0..K (the wide
                     // plane has a block of slack).
-                    let row = &d[front + start - u * wp - (g.kernel - 1)..][..g.kernel - 1 + LANES];
+                    let row = &d[front + start - u * wp - (g.kernel - 1)..][..g.kernel - 1 + L];
                     kernel_row(&mut acc, row, &ws, t, true, madd);
                     t += g.kernel;
                 }
                 for (j, a) in acc.iter().enumerate() {
-                    dxp[(c0 + j) * stride + start..][..LANES].copy_from_slice(a);
+                    dxp[(c0 + j) * stride + start..][..L].copy_from_slice(a);
                 }
             }
         }
@@ -463,7 +506,7 @@ multiversion! {
             for (o, dyo) in ds.chunks_exact(g.pixels()).enumerate() {
                 widen(g, dyo, &mut d[front..front + g.out_h * wp]);
                 for c0 in (0..g.channels).step_by(OB) {
-                    in_block!(OB.min(g.channels - c0), channels(g, d, w, o, c0, dxp));
+                    in_block!(OB.min(g.channels - c0), OB, channels::<LANES>(g, d, w, o, c0, dxp));
                 }
             }
             // Crop the padded planes back to the input.
@@ -562,10 +605,15 @@ mod tests {
             (1, 7, 9, 5, Pad::Explicit(2), 4, 2),
             (3, 12, 11, 5, Pad::Valid, 6, 2), // spans longer than the accumulator lanes
             (2, 3, 3, 3, Pad::Explicit(1), 1, 1),
-            // Channel counts that cut into register blocks of 6 + 1, 4 and 6 + 4 (AVX-512).
+            // Channel counts that cut into register blocks of 6 + 1, 4 and 6 + 4 (AVX-512; the
+            // forward pass in blocks of SHORT_LANES: 7, 4, 8 + 2).
             (7, 6, 5, 3, Pad::Explicit(1), 7, 2),
             (4, 5, 5, 2, Pad::Valid, 4, 1),
             (10, 5, 6, 3, Pad::Same, 10, 2),
+            // The forward pass in blocks of LANES (span 118: 6 + 6 + 1 channels), and LeNet-5's
+            // conv2 in blocks of SHORT_LANES (span 136: 8 + 8).
+            (2, 12, 12, 3, Pad::Valid, 13, 2),
+            (6, 14, 14, 5, Pad::Valid, 16, 2),
         ];
         // Every variant: the portable one and those this CPU supports.
         crate::kernels::for_each_variant(|variant| check_cases(&mut rng, &cases, variant));
