@@ -255,9 +255,12 @@ pub(super) mod avx512 {
             let n = t.cols.saturating_sub(16 * v).min(16);
             *m = ((1u32 << n) - 1) as __mmask16;
         }
-        for (i, row) in acc.iter().enumerate().take(t.rows) {
+        // All MR rows with a test, not `take(t.rows)`: a loop with a run-time trip count
+        // indexes `acc` with a variable, which keeps it in memory for the whole kernel (stored
+        // and reloaded around the depth loop at every call; bench/NOTES.md section 49).
+        for (i, row) in acc.iter().enumerate() {
             for (v, (&x, &m)) in row.iter().zip(&masks).enumerate() {
-                if m == 0 {
+                if i >= t.rows || m == 0 {
                     continue;
                 }
                 // SAFETY: row `i < rows` and `16v < cols`, so `c` points into the tile; the mask
