@@ -88,6 +88,60 @@ pub fn pool<const K: usize, const S: usize>(
     }
 }
 
+/// The input gradient of max pooling: `dx` (planes of `h × w`) receives `dy[o]` at position
+/// `argmax[o]` of every window `o` (positions in `dx`, as [`pool`] writes them with base 0 over
+/// the same planes) and zero everywhere else; overwritten.
+///
+/// Non-overlapping 2 × 2 windows (stride 2, LeNet's and the CIFAR AlexNet's pools) run on
+/// AVX-512 in one pass that writes every window whole, 8 windows (both input rows) per step;
+/// other pools, or other CPUs, zero `dx` and add each `dy` at its position (a `memset` of `dx`
+/// and a scatter, which the one pass made 1.02–1.05× faster on LeNet-5 training; bench/NOTES.md
+/// section 50). Both give the same bits.
+///
+/// ```
+/// use dl_core::kernels::max_pool::unpool;
+/// // One 2 × 4 plane, two 2 × 2 windows whose maxima were at positions 1 and 7.
+/// let mut dx = [9.0; 8];
+/// unpool::<2, 2>(&[0.5, -2.0], &[1, 7], (2, 4), (1, 2), &mut dx);
+/// assert_eq!(dx, [0.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0, -2.0]);
+/// ```
+///
+/// # Panics
+/// If a length disagrees with the geometry or a position is outside `dx` (a caller bug).
+pub fn unpool<const K: usize, const S: usize>(
+    dy: &[f32],
+    argmax: &[usize],
+    (h, w): (usize, usize),
+    (oh, ow): (usize, usize),
+    dx: &mut [f32],
+) {
+    assert!(
+        h * w > 0 && dx.len().is_multiple_of(h * w),
+        "max_pool: input gradient length"
+    );
+    let planes = dx.len() / (h * w);
+    assert!(
+        dy.len() == planes * oh * ow && argmax.len() == dy.len(),
+        "max_pool: output gradient length"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        if K == 2 && S == 2 && 2 * oh <= h && 2 * ow <= w && is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F detected; the lengths and the geometry were checked above.
+            return unsafe { avx512::unpool2(dy, argmax, ((h, w), (oh, ow), 0), dx) };
+        }
+    }
+    scatter(dy, argmax, dx);
+}
+
+/// `dx = 0`, then `dx[argmax[o]] += dy[o]` for every window `o`.
+fn scatter(dy: &[f32], argmax: &[usize], dx: &mut [f32]) {
+    dx.fill(0.0);
+    for (&at, &g) in argmax.iter().zip(dy) {
+        dx[at] += g;
+    }
+}
+
 /// Calls `emit(o, max, at)` for every window, `o` the output index and `at` the position in `x`
 /// (plus `base`) of the window's maximum (the first one; a NaN wins over any number, the last
 /// NaN over earlier ones). The comparison selects without branching (`cmov`), since on real data
@@ -201,6 +255,72 @@ mod avx512 {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// [`super::unpool`] for 2 × 2 windows of stride 2: the two input rows of each row of windows
+    /// are written 16 values (8 windows) each per step, each value the window's `dy` where the
+    /// window's position is that value's, else zero; rows and columns no window covers are
+    /// zeroed.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, the lengths must be the ones [`super::unpool`] checked,
+    /// and `2·oh ≤ h`, `2·ow ≤ w`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn unpool2(
+        dy: &[f32],
+        argmax: &[usize],
+        ((h, w), (oh, ow), _): Geom,
+        dx: &mut [f32],
+    ) {
+        let plane = h * w;
+        // Lane 2l and 2l + 1 take window l's values.
+        let pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        let cols = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let zero = _mm512_setzero_ps();
+        let next_row = _mm512_set1_epi32(w as i32);
+        for (p, dxp) in dx.chunks_exact_mut(plane).enumerate() {
+            let (covered, rest) = dxp.split_at_mut(2 * oh * w);
+            if !rest.is_empty() {
+                rest.fill(0.0);
+            }
+            for (i, rows) in covered.chunks_exact_mut(2 * w).enumerate() {
+                let o = (p * oh + i) * ow;
+                // Positions as columns of the window row's first input row: the second row's
+                // are w to 2w − 1.
+                let start = _mm512_set1_epi64((p * plane + 2 * i * w) as i64);
+                let (r0, r1) = rows.split_at_mut(w);
+                for j0 in (0..ow).step_by(8) {
+                    let n = 8.min(ow - j0);
+                    let k8 = ((1u32 << n) - 1) as u8;
+                    let k16 = ((1u32 << (2 * n)) - 1) as u16;
+                    // SAFETY: windows o + j0 .. o + j0 + n lie inside dy and argmax (checked
+                    // lengths), and values 2·j0 .. 2·(j0 + n) inside each row (2·ow ≤ w); lanes
+                    // past n are masked off and not accessed.
+                    unsafe {
+                        let at = _mm512_maskz_loadu_epi64(k8, argmax.as_ptr().add(o + j0).cast());
+                        let col = _mm512_cvtepi64_epi32(_mm512_sub_epi64(at, start));
+                        let g = _mm512_maskz_loadu_ps(k8.into(), dy.as_ptr().add(o + j0));
+                        let col = _mm512_permutexvar_epi32(pairs, _mm512_castsi256_si512(col));
+                        let g = _mm512_permutexvar_ps(pairs, g);
+                        let here = _mm512_add_epi32(cols, _mm512_set1_epi32(2 * j0 as i32));
+                        for (row, here) in [
+                            (&mut *r0, here),
+                            (&mut *r1, _mm512_add_epi32(here, next_row)),
+                        ] {
+                            let hit = _mm512_cmpeq_epi32_mask(col, here);
+                            // `+ 0` as the scatter's `0 + dy` (a `dy` of −0 gives +0).
+                            let v = _mm512_add_ps(_mm512_maskz_mov_ps(hit, g), zero);
+                            _mm512_mask_storeu_ps(row.as_mut_ptr().add(2 * j0), k16, v);
+                        }
+                    }
+                }
+                if 2 * ow < w {
+                    // (Guarded: an empty `fill` is still a `memset` call.)
+                    r0[2 * ow..].fill(0.0);
+                    r1[2 * ow..].fill(0.0);
                 }
             }
         }
@@ -370,6 +490,51 @@ mod tests {
                 pool(&x, &mut y_only, None);
                 check((2, 2), name, &x, (planes, h, w), &y, &at, &y_only);
             }
+        }
+    }
+
+    #[test]
+    fn unpool_puts_each_gradient_at_its_maximum_and_zeros_elsewhere() {
+        // (planes, h, w): rows of 18 windows (two whole steps of 8 and a partial one), odd sizes
+        // whose last row and column are in no window, a plane of one window. The positions come
+        // from `pool` over the whole batch; the gradients include −0 (the scatter writes +0).
+        for (planes, h, w) in [(3, 7, 37), (2, 5, 7), (1, 2, 2), (4, 28, 28)] {
+            let (oh, ow) = (h / 2, w / 2);
+            let x = ties_and_nans(planes * h * w, w as u64);
+            let len = planes * oh * ow;
+            let mut at = vec![0; len];
+            pool::<2, 2>(&x, (h, w), (oh, ow), 0, None, Some(&mut at));
+            let mut rng = rand::rngs::StdRng::seed_from_u64(h as u64);
+            let dy: Vec<f32> = (0..len)
+                .map(|o| {
+                    if o % 5 == 0 {
+                        -0.0
+                    } else {
+                        rng.random_range(-1.0..1.0)
+                    }
+                })
+                .collect();
+            let mut want = vec![f32::NAN; planes * h * w];
+            scatter(&dy, &at, &mut want);
+            let mut got = vec![f32::NAN; planes * h * w];
+            unpool::<2, 2>(&dy, &at, (h, w), (oh, ow), &mut got);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "unpool {planes}×{h}×{w}");
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                let mut got = vec![f32::NAN; planes * h * w];
+                // SAFETY: AVX-512F detected; the lengths are the ones `unpool` checks.
+                unsafe { avx512::unpool2(&dy, &at, ((h, w), (oh, ow), 0), &mut got) };
+                assert_eq!(bits(&got), bits(&want), "avx512 {planes}×{h}×{w}");
+            }
+            // The reference itself: each window's gradient at its maximum, zeros elsewhere.
+            for (o, (&a, &g)) in at.iter().zip(&dy).enumerate() {
+                assert_eq!(want[a], g + 0.0, "window {o}");
+            }
+            assert_eq!(
+                want.iter().filter(|v| **v != 0.0).count(),
+                dy.iter().filter(|v| **v != 0.0).count()
+            );
         }
     }
 

@@ -120,7 +120,6 @@ impl<
         let Some(dx) = dx else { return };
         debug_assert_eq!(dy.batch(), x.batch());
         dx.set_batch(x.batch());
-        dx.as_mut_slice().fill(0.0);
         if !self.argmax_ready || self.argmax.len() != dy.as_slice().len() {
             // No training-mode forward recorded the maxima: find them again.
             self.argmax.resize(dy.as_slice().len(), 0);
@@ -128,10 +127,8 @@ impl<
             max_pool::pool::<K, S>(x.as_slice(), (H, W), (OH, OW), 0, None, am);
             self.argmax_ready = true;
         }
-        let dxs = dx.as_mut_slice();
-        for (&at, &g) in self.argmax.iter().zip(dy.as_slice()) {
-            dxs[at] += g;
-        }
+        let (argmax, dy) = (&self.argmax[..], dy.as_slice());
+        max_pool::unpool::<K, S>(dy, argmax, (H, W), (OH, OW), dx.as_mut_slice());
     }
 }
 
