@@ -19,9 +19,9 @@
 //! panels and a row-major `B` is small (≤ 4 Mi floats), full `B` panels are read in place instead
 //! of packed (in depth blocks of at most 48 past L2, see `DIRECT_KC`). `A·Bᵀ` with both operands
 //! contiguous along `k`, a thin `A` (16 to 160 rows: a Dense forward's batch) and a large `B` (its
-//! weights) runs as `(B·Aᵀ)ᵀ`, the weights streamed
-//! once through deep depth blocks (see `use_transposed`) and read in place: a row-major `A`
-//! whose panels each meet one `B` panel (`n ≤ NR`) is not packed, the micro-kernels have a
+//! weights) runs as `(B·Aᵀ)ᵀ`, the weights streamed once through deep depth blocks (see
+//! `use_transposed`) and read in place: a row-major `A` whose panels each meet one `B` panel
+//! (`n ≤ NR`) is not packed, the micro-kernels have a
 //! variant that broadcasts from `MR` rows of `A` as stored (at most 8 rows on that path, see
 //! `pick_streaming_tile`). On AVX-512, other such products with
 //! `k ≥ 64` and one side thin (≤ 16) or the other operand past L2 (Conv2d weight gradients) run
@@ -1339,7 +1339,8 @@ impl Plan {
     /// `C` is written in long row runs the prefetchers follow. (BLIS runs the tiles the other way
     /// round, one `B` panel in L1 across the `A` panels; on the Intel machine of bench/NOTES.md,
     /// section 12, this order was faster on every model shape, up to 3× on shallow products that
-    /// write a large `C`.)
+    /// write a large `C`.) A `B` read in place (one or two bands) runs panel by panel, the bands
+    /// under each panel while it is in L1.
     ///
     /// # Safety
     /// `a` and `b` must hold `op(A)` (`m × k`) and `op(B)` (`k × n`), `c_ptr` must address `m`
