@@ -4,11 +4,11 @@
 //! passes the runtime crate's path as the first token, followed by `;` and the user's input, so
 //! generated code resolves through whichever crate the user depends on.
 //!
-//! The macro is a pipeline: [`parse`] (tokens → our AST, spans kept) → [`check`] (argument
+//! The macro is a pipeline: `parse` (tokens → our AST, spans kept) → `check` (argument
 //! validation and shape inference with the rules of `dl-core/src/shape.rs`, all errors collected)
-//! → [`expand`] (the generated struct and impls), with [`fallback`] declaring a stand-in struct for
-//! models with errors so that user code gets no follow-on errors. [`layers`] is the one table of
-//! layer kinds.
+//! → `expand` (the generated struct and impls), with `fallback` declaring a stand-in struct for
+//! models with errors so that user code gets no follow-on errors. `layers` is the one table of
+//! layer kinds (all private modules of this crate).
 //!
 //! # State-dict names
 //! A named layer (`conv1: Conv2d<6, 5>`) has the parameters `conv1.weight`, `conv1.bias`; an unnamed
@@ -21,7 +21,7 @@
 //! The generated passes run the layers in the declared order, with one exception: a `ReLU`
 //! directly followed by a `MaxPool2d` runs after the pool, on 4× fewer values for a 2 × 2 pool
 //! (LeNet-5 training 1.07× faster). The values and gradients are those of the declared order (see
-//! `steps` in [`expand`]); the struct, the summary and the state-dict names keep the declared
+//! `steps` in `expand`); the struct, the summary and the state-dict names keep the declared
 //! order.
 #![forbid(unsafe_code)]
 

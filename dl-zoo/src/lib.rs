@@ -6,13 +6,13 @@
 //!
 //! | model | input → output | parameters |
 //! | --- | --- | --- |
-//! | [`lenet5::LeNet5Mnist`] | [1, 28, 28] → [10] | 61,706 |
-//! | [`lenet5::LeNet5Cifar`] | [3, 32, 32] → [10] | 62,006 |
-//! | [`alexnet::AlexNet`] | [3, 227, 227] → [1000] | 62,378,344 |
-//! | [`alexnet::AlexNetCifar`] | [3, 32, 32] → [10] | 23,272,266 |
-//! | [`mlp::DigitsMlp`] | [64] → [10] | 9,610 |
-//! | [`mlp::MnistMlp`] | [784] → [10] | 101,770 |
-//! | [`mlp::KerasMnistMlp`] | [784] → [10] | 55,050 |
+//! | [`lenet5::LeNet5Mnist`] | `[1, 28, 28] → [10]` | 61,706 |
+//! | [`lenet5::LeNet5Cifar`] | `[3, 32, 32] → [10]` | 62,006 |
+//! | [`alexnet::AlexNet`] | `[3, 227, 227] → [1000]` | 62,378,344 |
+//! | [`alexnet::AlexNetCifar`] | `[3, 32, 32] → [10]` | 23,272,266 |
+//! | [`mlp::DigitsMlp`] | `[64] → [10]` | 9,610 |
+//! | [`mlp::MnistMlp`] | `[784] → [10]` | 101,770 |
+//! | [`mlp::KerasMnistMlp`] | `[784] → [10]` | 55,050 |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -508,8 +508,8 @@ fn check_geometry(g: &ConvGeom, alg: Alg) {
 /// `[n, oc, OH, OW]`; `col` and `out` are workspaces of at least the lengths given by
 /// [`workspace`].
 ///
-/// The batch runs in [`BATCH_PARTS`] parts of samples ([`halves`]) on the worker pool, each on
-/// its own from input to output ([`forward_steps`] on one thread): its input transform, its
+/// The batch runs in [`BATCH_PARTS`] parts of samples (`halves`) on the worker pool, each on
+/// its own from input to output (`forward_steps` on one thread): its input transform, its
 /// `α²` products, its output transform, with no meeting between them. When the transformed
 /// filters are larger than the transformed inputs and products of the batch (CIFAR AlexNet's
 /// 4 × 4 maps), or at one thread, the whole batch goes through each step in turn instead, each

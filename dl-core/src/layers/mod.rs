@@ -59,7 +59,7 @@ pub enum Mode {
     Train,
     /// Evaluation: dropout is the identity, batch norm uses its running statistics, and the
     /// Winograd 3 × 3 convolutions use larger tiles (the same result up to rounding, see
-    /// [`Conv2d`](crate::Conv2d)).
+    /// [`Conv2d`]).
     #[default]
     Eval,
 }
