@@ -90,11 +90,6 @@ impl AlignedVec {
         }
         &mut self[..len]
     }
-
-    /// The values as a `Vec<f32>` (a copy).
-    pub fn to_vec(&self) -> Vec<f32> {
-        self.deref().to_vec()
-    }
 }
 
 impl Deref for AlignedVec {
@@ -117,12 +112,6 @@ impl DerefMut for AlignedVec {
 impl From<Vec<f32>> for AlignedVec {
     fn from(v: Vec<f32>) -> Self {
         Self::from_slice(&v)
-    }
-}
-
-impl From<&[f32]> for AlignedVec {
-    fn from(v: &[f32]) -> Self {
-        Self::from_slice(v)
     }
 }
 

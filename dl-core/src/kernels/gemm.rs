@@ -303,7 +303,12 @@ pub fn gemm_im2col(
 
 /// The plan [`gemm`] runs a product `A·B` of `m × n` with a row-major `B` on.
 fn packed_plan(m: usize, n: usize) -> Plan {
-    pick_tile(candidates(Kernel::best()).unwrap_or(&PORTABLE), m, n)
+    pick_tile(best_candidates(), m, n)
+}
+
+/// The tiles of this CPU's best own kernel.
+fn best_candidates() -> &'static [Candidate] {
+    candidates(Kernel::best()).unwrap_or(&PORTABLE)
 }
 
 /// The panel height that [`gemm_packed_a`] needs `A` packed with for an `m × n` product on this
@@ -394,7 +399,7 @@ fn gemm_packed_a_threaded(
     c: &mut [f32],
     ldc: usize,
 ) {
-    let candidates = candidates(Kernel::best()).unwrap_or(&PORTABLE);
+    let candidates = best_candidates();
     assert!(
         candidates.iter().any(|c| c.mr == mr),
         "gemm: no kernel tile of {mr} rows"
@@ -2185,7 +2190,7 @@ mod tests {
     fn prepacked_a_gives_the_bits_of_gemm_at_one_and_two_threads_in_every_panel_height() {
         // A partial last panel, several depth blocks (k > KC), several column blocks, beta ≠ 0;
         // the best panel height for the shape and every other one the CPU's tiles have.
-        let tiles = candidates(Kernel::best()).unwrap_or(&PORTABLE);
+        let tiles = best_candidates();
         for (m, n, k) in [(5, 3, 4), (37, 70, 600), (100, 130, 50), (43, 1100, 513)] {
             let (a, b) = (values(m * k, 1), values(k * n, 2));
             let best = packed_a_rows(m, n);

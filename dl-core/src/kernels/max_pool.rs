@@ -38,11 +38,7 @@ pub fn pool<const K: usize, const S: usize>(
     y: Option<&mut [f32]>,
     argmax: Option<&mut [usize]>,
 ) {
-    let fits = |out: usize, len: usize| out == 0 || (out - 1) * S + K <= len;
-    assert!(
-        fits(oh, h) && fits(ow, w),
-        "max_pool: windows past the input"
-    );
+    check_windows::<K, S>((h, w), (oh, ow));
     assert!(
         h * w > 0 && x.len().is_multiple_of(h * w),
         "max_pool: input length"
@@ -107,7 +103,8 @@ pub fn pool<const K: usize, const S: usize>(
 /// ```
 ///
 /// # Panics
-/// If a length disagrees with the geometry or a position is outside `dx` (a caller bug).
+/// If a length disagrees with the geometry, or (on the scatter) a position is outside `dx` (a
+/// caller bug).
 pub fn unpool<const K: usize, const S: usize>(
     dy: &[f32],
     argmax: &[usize],
@@ -115,6 +112,7 @@ pub fn unpool<const K: usize, const S: usize>(
     (oh, ow): (usize, usize),
     dx: &mut [f32],
 ) {
+    check_windows::<K, S>((h, w), (oh, ow));
     assert!(
         h * w > 0 && dx.len().is_multiple_of(h * w),
         "max_pool: input gradient length"
@@ -126,12 +124,21 @@ pub fn unpool<const K: usize, const S: usize>(
     );
     #[cfg(target_arch = "x86_64")]
     {
-        if K == 2 && S == 2 && 2 * oh <= h && 2 * ow <= w && is_x86_feature_detected!("avx512f") {
+        if K == 2 && S == 2 && is_x86_feature_detected!("avx512f") {
             // SAFETY: AVX-512F detected; the lengths and the geometry were checked above.
-            return unsafe { avx512::unpool2(dy, argmax, ((h, w), (oh, ow), 0), dx) };
+            return unsafe { avx512::unpool2(dy, argmax, (h, w), (oh, ow), dx) };
         }
     }
     scatter(dy, argmax, dx);
+}
+
+/// Asserts that `oh × ow` windows of `K × K`, `S` apart, lie inside an `h × w` plane.
+fn check_windows<const K: usize, const S: usize>((h, w): (usize, usize), (oh, ow): (usize, usize)) {
+    let fits = |out: usize, len: usize| out == 0 || (out - 1) * S + K <= len;
+    assert!(
+        fits(oh, h) && fits(ow, w),
+        "max_pool: windows past the input"
+    );
 }
 
 /// `dx = 0`, then `dx[argmax[o]] += dy[o]` for every window `o`.
@@ -266,13 +273,14 @@ mod avx512 {
     /// zeroed.
     ///
     /// # Safety
-    /// The CPU must support AVX-512F, the lengths must be the ones [`super::unpool`] checked,
-    /// and `2·oh ≤ h`, `2·ow ≤ w`.
+    /// The CPU must support AVX-512F, and the lengths and geometry must be the ones
+    /// [`super::unpool`] checked (so `2·oh ≤ h`, `2·ow ≤ w`).
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn unpool2(
         dy: &[f32],
         argmax: &[usize],
-        ((h, w), (oh, ow), _): Geom,
+        (h, w): (usize, usize),
+        (oh, ow): (usize, usize),
         dx: &mut [f32],
     ) {
         let plane = h * w;
@@ -524,7 +532,7 @@ mod tests {
             if std::arch::is_x86_feature_detected!("avx512f") {
                 let mut got = vec![f32::NAN; planes * h * w];
                 // SAFETY: AVX-512F detected; the lengths are the ones `unpool` checks.
-                unsafe { avx512::unpool2(&dy, &at, ((h, w), (oh, ow), 0), &mut got) };
+                unsafe { avx512::unpool2(&dy, &at, (h, w), (oh, ow), &mut got) };
                 assert_eq!(bits(&got), bits(&want), "avx512 {planes}×{h}×{w}");
             }
             // The reference itself: each window's gradient at its maximum, zeros elsewhere.

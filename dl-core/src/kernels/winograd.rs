@@ -1075,14 +1075,7 @@ mod tests {
             let abs_b: Vec<f32> = b.iter().map(|v| v.abs()).collect();
             let scale = conv2d_reference(&g, oc, n, &abs_x, &abs_w, &abs_b);
             for alg in [Alg::new(&g, false), Alg::new(&g, true)] {
-                let mr = filter_rows(&g, alg, oc, n);
-                let mut u = vec![f32::NAN; filters_len(alg, c, oc, mr)];
-                transform_filters(alg, c, oc, mr, &wt, &mut u);
-                let (cl, ol) = workspace(&g, alg, oc, n);
-                let mut col = vec![f32::NAN; cl];
-                let mut out = vec![f32::NAN; ol];
-                let mut y = vec![f32::NAN; n * oc * g.pixels()];
-                forward(&g, alg, oc, n, &x, &u, &b, &mut y, &mut col, &mut out);
+                let y = forward_batch(&g, alg, oc, n, &x, &wt, &b);
                 for (i, ((&got, &want), &s)) in y.iter().zip(&expect).zip(&scale).enumerate() {
                     assert!(
                         close(got, want, s),
@@ -1093,7 +1086,7 @@ mod tests {
         });
     }
 
-    /// `forward`'s output for `n` samples of `x` in one batch.
+    /// `forward`'s output for `n` samples of `x` in one batch, filters `w` and bias `b`.
     fn forward_batch(
         g: &ConvGeom,
         alg: Alg,
@@ -1101,6 +1094,7 @@ mod tests {
         n: usize,
         x: &[f32],
         w: &[f32],
+        b: &[f32],
     ) -> Vec<f32> {
         let mr = filter_rows(g, alg, oc, n);
         let mut u = vec![f32::NAN; filters_len(alg, g.channels, oc, mr)];
@@ -1108,8 +1102,7 @@ mod tests {
         let (cl, ol) = workspace(g, alg, oc, n);
         let (mut col, mut out) = (vec![f32::NAN; cl], vec![f32::NAN; ol]);
         let mut y = vec![f32::NAN; n * oc * g.pixels()];
-        let b: Vec<f32> = (0..oc).map(|o| o as f32 / 8.0).collect();
-        forward(g, alg, oc, n, x, &u, &b, &mut y, &mut col, &mut out);
+        forward(g, alg, oc, n, x, &u, b, &mut y, &mut col, &mut out);
         y
     }
 
@@ -1122,15 +1115,16 @@ mod tests {
             let rng = &mut StdRng::seed_from_u64(3);
             let x = values(n * g.input_size(), rng);
             let w = values(oc * g.channels * g.kernel * g.kernel, rng);
+            let b = values(oc, rng);
             for alg in [Alg::new(&g, false), Alg::new(&g, true)] {
-                let batch = forward_batch(&g, alg, oc, n, &x, &w);
+                let batch = forward_batch(&g, alg, oc, n, &x, &w, &b);
                 let sample = oc * g.pixels();
                 for (s, y) in batch.chunks_exact(sample).enumerate().take(3) {
                     let alone = &x[s * g.input_size()..][..g.input_size()];
                     let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
                     assert_eq!(
                         bits(y),
-                        bits(&forward_batch(&g, alg, oc, 1, alone, &w)),
+                        bits(&forward_batch(&g, alg, oc, 1, alone, &w, &b)),
                         "{case} {alg:?}: sample {s} of {n}"
                     );
                 }

@@ -196,11 +196,8 @@ pub(super) mod avx512 {
         ldb: usize,
         t: Tile,
     ) {
-        // Depth step p of the product: `acc = a_p · b_p` for the first (the bits of
-        // `a_p · b_p + 0`), `acc += a_p · b_p` after. Starting from an array of zeros compiled
-        // to a `memset` of it on the stack and a reload at every call (6.5% of a product of
-        // depth 16, bench/NOTES.md section 43).
-        let step = |acc: &mut [[__m512; NV]; MR], p: usize, first: bool| {
+        let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+        for p in 0..kc {
             // SAFETY: `p < kc`: row p of B̃ (16·NV floats) and column p of Ã (MR floats) are
             // inside the panels (caller contract); unaligned loads need no alignment.
             unsafe {
@@ -212,23 +209,10 @@ pub(super) mod avx512 {
                 for (i, row) in acc.iter_mut().enumerate() {
                     let ai = _mm512_set1_ps(a_at::<MR, ROWS>(a, lda, i, p));
                     for (c, &x) in row.iter_mut().zip(&bv) {
-                        *c = if first {
-                            _mm512_mul_ps(ai, x)
-                        } else {
-                            _mm512_fmadd_ps(ai, x, *c)
-                        };
+                        *c = _mm512_fmadd_ps(ai, x, *c);
                     }
                 }
             }
-        };
-        let mut acc = [[_mm512_undefined_ps(); NV]; MR];
-        if kc == 0 {
-            acc = [[_mm512_setzero_ps(); NV]; MR];
-        } else {
-            step(&mut acc, 0, true);
-        }
-        for p in 1..kc {
-            step(&mut acc, p, false);
         }
         let alpha = _mm512_set1_ps(t.alpha);
         let beta = _mm512_set1_ps(t.beta);
