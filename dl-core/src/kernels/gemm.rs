@@ -58,7 +58,7 @@ mod transpose;
 use super::aligned::AlignedVec;
 use super::im2col::BatchColumns;
 use super::pool::{MAX_WORKERS, POOL};
-use micro::{Micro, Tile};
+use micro::{Micro, Prefetch, PrefetchingMicro, Tile};
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -1177,24 +1177,50 @@ const A_IN_PLACE_PANELS: usize = 4;
 /// block, so it must stay in L2.
 const B_BLOCK: usize = 1 << 18;
 
-/// Columns of `B` packed at once for depth blocks of `kc`: as many as [`B_BLOCK`] holds (1024 at
-/// `KC`, 8192 for a 32-deep weight gradient), a multiple of every `NR`.
-fn block_cols(kc: usize) -> usize {
-    (B_BLOCK / kc).max(32) / 32 * 32
+/// Smallest row-major `B` (in floats: 4 MiB, twice L2) whose blocks the tiles ask for from
+/// memory one block ahead, see [`Plan::run`]. Just above it, `96 × 3025 × 363` (4.4 MB) gained
+/// little (148 → 152 GFLOP/s), `96 × 12100 × 363` (17.6 MB) 130 → 139 (bench/NOTES.md section
+/// 51).
+const PREFETCH_MIN_B: usize = 4 * B_BLOCK;
+
+/// Floats of a packed `B` block when the next one is asked for during it (256 KiB): this block,
+/// the next one arriving and the block of `C` stay in L2 together. `96 × 48400 × 363` ran
+/// 118 → 143 GFLOP/s in blocks of a quarter of [`B_BLOCK`], 131 in halves, 121 in whole ones, 105
+/// in eighths (bench/NOTES.md section 51).
+const PREFETCH_B_BLOCK: usize = B_BLOCK / 4;
+
+/// Columns of `B` packed at once for depth blocks of `kc` in blocks of `block` floats: as many as
+/// the block holds (1024 at `KC` in a [`B_BLOCK`], 8192 for a 32-deep weight gradient), a
+/// multiple of every `NR`.
+fn block_cols(kc: usize, block: usize) -> usize {
+    (block / kc).max(32) / 32 * 32
 }
 
-/// A micro-kernel tile: `MR` rows, `NR` columns, the SIMD lanes, and the kernel on packed `A`
-/// panels and on `A` rows read in place.
+/// A micro-kernel tile: `MR` rows, `NR` columns, the SIMD lanes, the kernel on packed `A` panels
+/// and on `A` rows read in place, and (where the instruction set has one) the packed kernel that
+/// also prefetches lines of memory ([`Prefetch`]).
 struct Candidate {
     mr: usize,
     nr: usize,
     lanes: usize,
     packed: Micro,
     rows: Micro,
+    prefetching: Option<PrefetchingMicro>,
 }
 
-/// The [`Candidate`] of `micro::<module>::kernel::<MR, NV, _>` (`NR = lanes·NV`).
+/// The [`Candidate`] of `micro::<module>::kernel::<MR, NV, _>` (`NR = lanes·NV`); for AVX-512,
+/// `micro::avx512::kernel::<MR, NV, _, _>` with its prefetching variant.
 macro_rules! tile {
+    (avx512, $mr:literal, $nv:literal) => {
+        Candidate {
+            mr: $mr,
+            nr: 16 * $nv,
+            lanes: 16,
+            packed: micro::avx512::kernel::<$mr, $nv, false>,
+            rows: micro::avx512::kernel::<$mr, $nv, true>,
+            prefetching: Some(micro::avx512::prefetching::<$mr, $nv>),
+        }
+    };
     ($module:ident, $lanes:expr, $mr:literal, $nv:literal) => {
         Candidate {
             mr: $mr,
@@ -1202,6 +1228,7 @@ macro_rules! tile {
             lanes: $lanes,
             packed: micro::$module::kernel::<$mr, $nv, false>,
             rows: micro::$module::kernel::<$mr, $nv, true>,
+            prefetching: None,
         }
     };
 }
@@ -1211,15 +1238,15 @@ macro_rules! tile {
 /// section 41).
 #[cfg(target_arch = "x86_64")]
 const AVX512: [Candidate; 9] = [
-    tile!(avx512, 16, 14, 2),
-    tile!(avx512, 16, 12, 2),
-    tile!(avx512, 16, 10, 2),
-    tile!(avx512, 16, 8, 2),
-    tile!(avx512, 16, 6, 2),
-    tile!(avx512, 16, 4, 2),
-    tile!(avx512, 16, 16, 1),
-    tile!(avx512, 16, 8, 1),
-    tile!(avx512, 16, 4, 1),
+    tile!(avx512, 14, 2),
+    tile!(avx512, 12, 2),
+    tile!(avx512, 10, 2),
+    tile!(avx512, 8, 2),
+    tile!(avx512, 6, 2),
+    tile!(avx512, 4, 2),
+    tile!(avx512, 16, 1),
+    tile!(avx512, 8, 1),
+    tile!(avx512, 4, 1),
 ];
 #[cfg(target_arch = "x86_64")]
 const AVX2: [Candidate; 4] = [
@@ -1234,6 +1261,7 @@ const PORTABLE: [Candidate; 1] = [Candidate {
     lanes: 4,
     packed: micro::portable::kernel::<4, false>,
     rows: micro::portable::kernel::<4, true>,
+    prefetching: None,
 }];
 
 /// The tile that computes the fewest padded elements for an `m × n` product, counting per tile
@@ -1307,6 +1335,8 @@ struct Plan {
     micro: Micro,
     /// The same on `A` rows read in place.
     rows: Micro,
+    /// The packed-panel kernel that also prefetches, if the instruction set has one.
+    prefetching: Option<PrefetchingMicro>,
     /// Largest depth block ([`KC`], or [`STREAM_KC`]).
     kc: usize,
     /// Rows of `A` packed at once ([`MC`] or [`STREAM_MC`], rounded down to a multiple of `mr`).
@@ -1323,6 +1353,7 @@ impl Plan {
             b_packed: false,
             micro: c.packed,
             rows: c.rows,
+            prefetching: c.prefetching,
             kc: KC,
             mc: MC / c.mr * c.mr,
         }
@@ -1388,12 +1419,42 @@ impl Plan {
                 .next_multiple_of(16)
                 .min(self.kc)
         };
-        let nc_max = block_cols(kc_max);
         // A row-major A whose panels each meet at most A_IN_PLACE_PANELS B panels is read in
         // place, its rows streamed through the kernel (and read again from L1 for the next B
         // panels), instead of being copied into panels read that few times; only a last panel
         // of fewer than MR rows is packed (zero-padded).
         let a_in_place = !self.a_packed && a.cs == 1 && n <= A_IN_PLACE_PANELS * nr;
+        // A row-major B that comes from memory, packed for one block of rows of A (whose bands
+        // then take a third of the time or more to pack it, not overlapped with the products):
+        // the tiles of each B block ask for the next block's lines, an equal share each, so that
+        // packing it reads the cache; the blocks shrink so that both fit in L2 with C's. Not
+        // under fewer than 3 bands (B would have to arrive faster than one core reads memory:
+        // `16 × 4096 × 4096` 55 → 49 GFLOP/s) nor with rows a multiple of 4 KiB apart (the lines
+        // asked for share a few cache sets and evict each other: `128 × 4096 × 4096` 129 → 118).
+        let prefetching = match (self.prefetching, b) {
+            (Some(kernel), Source::Matrix(op))
+                if !direct
+                    && !self.a_packed
+                    && !a_in_place
+                    && !self.b_packed
+                    && op.cs == 1
+                    && k * n >= PREFETCH_MIN_B
+                    && m <= mc_max
+                    && m.div_ceil(mr) > 2
+                    && op.rs % 1024 != 0 =>
+            {
+                Some((kernel, op))
+            }
+            _ => None,
+        };
+        let nc_max = block_cols(
+            kc_max,
+            if prefetching.is_some() {
+                PREFETCH_B_BLOCK
+            } else {
+                B_BLOCK
+            },
+        );
         let a_pack = if a_in_place || self.a_packed {
             packs.a.at_least(mr * kc_max)
         } else {
@@ -1425,6 +1486,24 @@ impl Plan {
                         pack_panel(a_pack, a, ic + full_bands, pc, mc - full_bands, kc, mr);
                     }
                     let a_pack = &*a_pack;
+                    // The B block after this one: the next depth block, or the next column
+                    // block's first.
+                    let next_block = if pc + kc < k {
+                        Some((pc + kc, jc, kc_max.min(k - pc - kc), nc))
+                    } else if jc + nc < n {
+                        Some((0, jc + nc, kc_max.min(k), nc_max.min(n - jc - nc)))
+                    } else {
+                        None
+                    };
+                    let out = |ir: usize, jr: usize| Tile {
+                        // SAFETY: row ic+ir < m, column jc+jr < n: inside C (caller contract).
+                        c: unsafe { c_ptr.add((ic + ir) * ldc + jc + jr) },
+                        ldc,
+                        rows: mr.min(mc - ir),
+                        cols: nr.min(nc - jr),
+                        alpha,
+                        beta,
+                    };
                     let tile = |ir: usize, jr: usize| {
                         let rows = mr.min(mc - ir);
                         let (micro, a_ptr, lda) = if self.a_packed {
@@ -1456,16 +1535,6 @@ impl Plan {
                                 (b_pack[panel * kc * nr..].as_ptr(), nr)
                             }
                         };
-                        let tile = Tile {
-                            // SAFETY: row ic+ir < m, column jc+jr < n: inside C (caller
-                            // contract).
-                            c: unsafe { c_ptr.add((ic + ir) * ldc + jc + jr) },
-                            ldc,
-                            rows,
-                            cols: nr.min(nc - jr),
-                            alpha,
-                            beta,
-                        };
                         // SAFETY: the A panel holds kc·mr packed floats at a_ptr, or (in
                         // place) mr full rows ic+ir.. < m of A from column pc, pc+kc ≤ k,
                         // lda apart; the B panel holds kc rows of nr floats ldb apart (packed,
@@ -1473,13 +1542,26 @@ impl Plan {
                         // (m × n, row length ldc), which no other thread accesses and which
                         // aliases neither panel (the packs are ours, A and B are shared
                         // borrows); the CPU supports the micro-kernel (caller contract).
-                        unsafe { micro(kc, a_ptr, lda, b_ptr, ldb, tile) };
+                        unsafe { micro(kc, a_ptr, lda, b_ptr, ldb, out(ir, jr)) };
                     };
                     if direct {
                         // Both bands of rows meet a panel of B while it is in L1.
                         for jr in (0..nc).step_by(nr) {
                             for ir in (0..mc).step_by(mr) {
                                 tile(ir, jr);
+                            }
+                        }
+                    } else if let (Some((kernel, b)), Some(block)) = (prefetching, next_block) {
+                        let (bands, panels) = (mc.div_ceil(mr), nc.div_ceil(nr));
+                        for ir in (0..mc).step_by(mr) {
+                            for jr in (0..nc).step_by(nr) {
+                                let t = (ir / mr * panels + jr / nr, bands * panels);
+                                let lines = prefetch_share(b, block, t, kc);
+                                let (a_ptr, b_ptr) =
+                                    (a_pack[ir * kc..].as_ptr(), b_pack[jr * kc..].as_ptr());
+                                // SAFETY: as for `tile`, with A and B packed (see
+                                // `prefetching`): panel jr / nr of B at jr·kc.
+                                unsafe { kernel(kc, a_ptr, b_ptr, out(ir, jr), &lines) };
                             }
                         }
                     } else {
@@ -1492,6 +1574,37 @@ impl Plan {
                 }
             }
         }
+    }
+}
+
+/// The share of tile `t` of `tiles` (`(t, tiles)`) in the lines of the `B` block `(p0, j0, kc,
+/// nc)` (rows `p0..p0+kc`, columns `j0..j0+nc` of the row-major `b`), all asked for in the order
+/// of the rows, the tile's spread over its `depth` steps. Each row counts one line more than
+/// its `nc` floats fill: a row that does not start a line spans it (where it does, that is the
+/// line after the block, often the next block's).
+fn prefetch_share(
+    b: Operand,
+    (p0, j0, kc, nc): (usize, usize, usize, usize),
+    (t, tiles): (usize, usize),
+    depth: usize,
+) -> Prefetch {
+    let per_row = nc.div_ceil(16) + 1;
+    let total = kc * per_row;
+    let share = total.div_ceil(tiles);
+    let first = t * share;
+    if first >= total {
+        return Prefetch::NONE;
+    }
+    Prefetch {
+        row: b
+            .data
+            .as_ptr()
+            .wrapping_add((p0 + first / per_row) * b.rs + j0),
+        stride: b.rs,
+        width: per_row * 16,
+        col: first % per_row * 16,
+        lines: share.min(total - first),
+        every: (depth / share).max(1),
     }
 }
 
@@ -1770,8 +1883,8 @@ mod tests {
                 for (m, n, k) in [
                     (3, 20, 2 * KC + 5),
                     (MC + 9, 35, 7),
-                    (5, block_cols(KC) + 37, KC),
-                    (40, block_cols(KC) + 1, KC + 3),
+                    (5, block_cols(KC, B_BLOCK) + 37, KC),
+                    (40, block_cols(KC, B_BLOCK) + 1, KC + 3),
                     (19, 2100, 131),
                     (13, 100, B_BLOCK / 100 + 7),
                 ] {
@@ -1791,6 +1904,55 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_kernel_matches_with_the_next_b_block_prefetched() {
+        // A row-major B of PREFETCH_MIN_B floats or more under one block of rows of A: B blocks
+        // of PREFETCH_B_BLOCK floats (several column blocks, the last one partial, each of two
+        // depth blocks) whose tiles ask for the next block; more than two bands of rows (fewer
+        // read B in place), the last one partial. Only the kernels with a prefetching variant
+        // (AVX-512) take that path.
+        let k = KC + 20;
+        let n = PREFETCH_MIN_B / k + 45;
+        let prefetches =
+            |kernel: &Kernel| candidates(*kernel).is_some_and(|c| c[0].prefetching.is_some());
+        for kernel in Kernel::available().filter(prefetches) {
+            for (ta, m, beta) in [(Trans::N, 40, 0.0), (Trans::T, 37, 1.0)] {
+                let case = Case {
+                    ta,
+                    tb: Trans::N,
+                    m,
+                    n,
+                    k,
+                    pad: 2,
+                    alpha: 1.5,
+                    beta,
+                };
+                check(kernel, &case);
+            }
+        }
+    }
+
+    #[test]
+    fn the_tiles_shares_ask_for_every_line_of_the_next_block_once() {
+        // Rows of 100 floats; the block's rows 3..8, columns 21..61 (one line more than its 40
+        // floats fill, per row), shared among 7 tiles of 50 depth steps.
+        let b = vec![0.0f32; 1000];
+        let op = Operand::new(&b, (100, 1));
+        let (p0, j0, kc, nc) = (3, 21, 5, 40);
+        let mut asked = Vec::new();
+        for t in 0..7 {
+            let mut lines = prefetch_share(op, (p0, j0, kc, nc), (t, 7), 50);
+            assert!(lines.lines == 0 || lines.lines * lines.every <= 50);
+            while lines.lines > 0 {
+                asked.push((lines.step() as usize - b.as_ptr() as usize) / 4);
+            }
+        }
+        let want: Vec<usize> = (p0..p0 + kc)
+            .flat_map(|p| (0..4).map(move |l| p * 100 + j0 + 16 * l))
+            .collect();
+        assert_eq!(asked, want);
     }
 
     /// The tile candidates of every instruction set this CPU has, by name.

@@ -28,6 +28,52 @@ pub(super) struct Tile {
     pub beta: f32,
 }
 
+/// Cache lines of a row-major matrix for a tile to ask for from memory (into L2) while it
+/// computes, one every `every` depth steps: `lines` lines, row by row, `width` floats of each
+/// row from `row[col]` on (`col` a multiple of 16: one 64-byte line per 16 floats), rows `stride`
+/// floats apart. A hint: addresses are never dereferenced, and lines left when the depth loop
+/// ends are not fetched.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Prefetch {
+    /// The row of the next line.
+    pub row: *const f32,
+    /// Row length of the matrix.
+    pub stride: usize,
+    /// Floats fetched of each row (a multiple of 16).
+    pub width: usize,
+    /// Offset of the next line in its row.
+    pub col: usize,
+    /// Lines left.
+    pub lines: usize,
+    /// Depth steps between two lines (at least 1).
+    pub every: usize,
+}
+
+impl Prefetch {
+    /// No lines.
+    pub const NONE: Prefetch = Prefetch {
+        row: std::ptr::null(),
+        stride: 0,
+        width: 16,
+        col: 0,
+        lines: 0,
+        every: 1,
+    };
+
+    /// The address of the next line; moves on to the one after it.
+    #[inline(always)]
+    pub(super) fn step(&mut self) -> *const f32 {
+        let at = self.row.wrapping_add(self.col);
+        self.col += 16;
+        if self.col >= self.width {
+            self.col = 0;
+            self.row = self.row.wrapping_add(self.stride);
+        }
+        self.lines -= 1;
+        at
+    }
+}
+
 /// A micro-kernel: `(kc, Ã, lda, B̃, ldb, tile)`; `lda` is the row length of an `A` read in place
 /// (ignored by the packed-panel kernels).
 ///
@@ -37,6 +83,13 @@ pub(super) struct Tile {
 /// `cols` writable floats `ldc` apart that alias neither panel, and the CPU must support the
 /// instruction set of the kernel.
 pub(super) type Micro = unsafe fn(usize, *const f32, usize, *const f32, usize, Tile);
+
+/// A micro-kernel on packed panels (`ldb = NR`) that also asks for the lines of a
+/// [`Prefetch`] from memory: `(kc, Ã, B̃, tile, lines)`.
+///
+/// # Safety
+/// As [`Micro`] with packed panels.
+pub(super) type PrefetchingMicro = unsafe fn(usize, *const f32, *const f32, Tile, &Prefetch);
 
 /// Element `(i, p)` of the `A` operand of a micro-kernel: packed (`a[p·MR + i]`) or, with `ROWS`,
 /// in place (`a[i·lda + p]`).
@@ -182,7 +235,7 @@ pub(super) mod avx2 {
 /// AVX-512 kernel (`NR = 16·NV`: `NV` 16-lane registers per row; masked stores for edge columns).
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx512 {
-    use super::{Tile, a_at};
+    use super::{Prefetch, Tile, a_at};
     use std::arch::x86_64::*;
 
     /// # Safety
@@ -196,8 +249,58 @@ pub(super) mod avx512 {
         ldb: usize,
         t: Tile,
     ) {
+        // SAFETY: forwarded caller contract.
+        unsafe { body::<MR, NV, ROWS, false>(kc, a, lda, b, ldb, t, Prefetch::NONE) }
+    }
+
+    /// [`kernel`] on packed panels that also asks for `lines` from memory (into L2), one every
+    /// `lines.every` depth steps.
+    ///
+    /// # Safety
+    /// See [`super::PrefetchingMicro`] with `NR = 16·NV`; the CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn prefetching<const MR: usize, const NV: usize>(
+        kc: usize,
+        a: *const f32,
+        b: *const f32,
+        t: Tile,
+        lines: &Prefetch,
+    ) {
+        // SAFETY: forwarded caller contract.
+        unsafe { body::<MR, NV, false, true>(kc, a, 0, b, 16 * NV, t, *lines) }
+    }
+
+    /// The kernels' code; with `PREFETCH`, `lines` are asked for during the depth loop. (Each
+    /// instantiation has one caller, which inlines it.)
+    ///
+    /// # Safety
+    /// See [`super::Micro`] with `NR = 16·NV`; the CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn body<const MR: usize, const NV: usize, const ROWS: bool, const PREFETCH: bool>(
+        kc: usize,
+        a: *const f32,
+        lda: usize,
+        b: *const f32,
+        ldb: usize,
+        t: Tile,
+        mut lines: Prefetch,
+    ) {
         let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+        let mut next = if PREFETCH && lines.lines > 0 {
+            0
+        } else {
+            usize::MAX
+        };
         for p in 0..kc {
+            if PREFETCH && p == next {
+                _mm_prefetch::<_MM_HINT_T1>(lines.step().cast());
+                next = if lines.lines > 0 {
+                    p + lines.every
+                } else {
+                    usize::MAX
+                };
+            }
             // SAFETY: `p < kc`: row p of B̃ (16·NV floats) and column p of Ã (MR floats) are
             // inside the panels (caller contract); unaligned loads need no alignment.
             unsafe {
