@@ -1455,8 +1455,15 @@ impl Plan {
                 B_BLOCK
             },
         );
+        // One block of rows of A under several column blocks of B: A is packed once, every
+        // depth block in its own part of the buffer, and read again for each column block
+        // (repacked, it was 5% of `96 × 48400 × 363` in the small blocks of prefetching).
+        let a_once = !a_in_place && !self.a_packed && m <= mc_max && n > nc_max;
+        let a_part = m.div_ceil(mr) * mr * kc_max;
         let a_pack = if a_in_place || self.a_packed {
             packs.a.at_least(mr * kc_max)
+        } else if a_once {
+            packs.a.at_least(a_part * k.div_ceil(kc_max))
         } else {
             packs.a.at_least(mc_max.min(m.div_ceil(mr) * mr) * kc_max)
         };
@@ -1480,12 +1487,13 @@ impl Plan {
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);
                     let full_bands = mc / mr * mr;
-                    if !a_in_place && !self.a_packed {
-                        pack_a(a_pack, a, ic, pc, mc, kc, mr);
+                    let a_at = if a_once { pc / kc_max * a_part } else { 0 };
+                    if !a_in_place && !self.a_packed && (!a_once || jc == 0) {
+                        pack_a(&mut a_pack[a_at..], a, ic, pc, mc, kc, mr);
                     } else if a_in_place && full_bands < mc {
                         pack_panel(a_pack, a, ic + full_bands, pc, mc - full_bands, kc, mr);
                     }
-                    let a_pack = &*a_pack;
+                    let a_pack = &a_pack[a_at..];
                     // The B block after this one: the next depth block, or the next column
                     // block's first.
                     let next_block = if pc + kc < k {
