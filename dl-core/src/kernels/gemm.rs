@@ -1376,7 +1376,9 @@ impl Plan {
     /// round, one `B` panel in L1 across the `A` panels; on the Intel machine of bench/NOTES.md,
     /// section 12, this order was faster on every model shape, up to 3× on shallow products that
     /// write a large `C`.) A `B` read in place (one or two bands) runs panel by panel, the bands
-    /// under each panel while it is in L1.
+    /// under each panel while it is in L1. A large row-major `B` under one block of rows runs in
+    /// smaller blocks whose tiles ask for the next block from memory ([`PREFETCH_B_BLOCK`]), and
+    /// an `A` of one block of rows is packed once for all column blocks.
     ///
     /// # Safety
     /// `a` and `b` must hold `op(A)` (`m × k`) and `op(B)` (`k × n`), `c_ptr` must address `m`
