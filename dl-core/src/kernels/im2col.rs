@@ -753,7 +753,7 @@ mod avx512 {
     ///
     /// # Panics
     /// If `g`'s stride is not 1, `OW + K − 1` exceeds 16 or `wp`, or `dp` or `taps` is shorter
-    /// than [`scatter_channel`] needs.
+    /// than [`super::scatter_channel`] needs.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn scatter_rows(
         g: &ConvGeom,

@@ -114,7 +114,7 @@ thread_local! {
     static WIDEST: std::cell::Cell<Option<Isa>> = const { std::cell::Cell::new(Some(Isa::Avx512)) };
 }
 
-/// Whether the variant for `isa` runs: the CPU supports it (and in tests, [`WIDEST`] allows it).
+/// Whether the variant for `isa` runs: the CPU supports it (and in tests, `WIDEST` allows it).
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn allowed(isa: Isa) -> bool {
     #[cfg(test)]

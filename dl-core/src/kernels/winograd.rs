@@ -121,7 +121,7 @@ macro_rules! by_alg {
 
 /// Defines a private function, generic over the algorithm (`M`, `R`, `A`, `W`), whose body is
 /// compiled three times (AVX-512F, AVX2, and the baseline: SSE2 on x86-64; see
-/// [`Isa`](super::Isa)) and dispatched on the CPU's features at run time, for the transforms:
+/// [`Isa`]) and dispatched on the CPU's features at run time, for the transforms:
 /// loops over the samples of a tile position that the compiler vectorises, with SSE2 four lanes
 /// at a time. The helpers the body calls are `#[inline(always)]`, so that they are compiled with
 /// the features of each variant.
@@ -166,7 +166,7 @@ macro_rules! vectorised {
 }
 
 /// One algorithm `F(M×M, R×R)` with tiles of `A = M + R − 1`: its matrices applied to lines of
-/// values (each line holds one value of a tile for every sample, see [`combine!`]), or to single
+/// values (each line holds one value of a tile for every sample, see `combine!`), or to single
 /// values for the filters.
 trait Algorithm<const M: usize, const R: usize, const A: usize> {
     /// `out = Bᵀ·d`: the input transform of `A` lines.

@@ -44,7 +44,7 @@ use std::fmt;
 ///   matrix (about 256 KiB) stays in L2 from `im2col` to `col2im` (see `backward_chunk`). Layers
 ///   whose matrix exceeds 1 MiB per sample share their workspaces with each other, one set per
 ///   thread. Stride-1 layers with at most 8 output channels skip im2col and run the direct kernels
-///   of [`conv_direct`](crate::kernels::conv_direct) instead ([`Conv2d::DIRECT`]); with at most 16,
+///   of [`conv_direct`] instead ([`Conv2d::DIRECT`]); with at most 16,
 ///   the forward pass only ([`Conv2d::DIRECT_FORWARD`]).
 ///
 /// ```
