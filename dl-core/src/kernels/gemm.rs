@@ -1461,13 +1461,14 @@ impl Plan {
         // depth block in its own part of the buffer, and read again for each column block
         // (repacked, it was 5% of `96 × 48400 × 363` in the small blocks of prefetching).
         let a_once = !a_in_place && !self.a_packed && m <= mc_max && n > nc_max;
-        let a_part = m.div_ceil(mr) * mr * kc_max;
+        // One packed block of rows of A and depth kc_max; every depth block's when packed once.
+        let a_part = mc_max.min(m.div_ceil(mr) * mr) * kc_max;
         let a_pack = if a_in_place || self.a_packed {
             packs.a.at_least(mr * kc_max)
-        } else if a_once {
-            packs.a.at_least(a_part * k.div_ceil(kc_max))
         } else {
-            packs.a.at_least(mc_max.min(m.div_ceil(mr) * mr) * kc_max)
+            packs
+                .a
+                .at_least(a_part * if a_once { k.div_ceil(kc_max) } else { 1 })
         };
         let b_cols = if direct {
             nr
@@ -1561,12 +1562,13 @@ impl Plan {
                                 tile(ir, jr);
                             }
                         }
-                    } else if let (Some((kernel, b)), Some(block)) = (prefetching, next_block) {
+                    } else if let (Some((kernel, stored)), Some(block)) = (prefetching, next_block)
+                    {
                         let (bands, panels) = (mc.div_ceil(mr), nc.div_ceil(nr));
                         for ir in (0..mc).step_by(mr) {
                             for jr in (0..nc).step_by(nr) {
                                 let t = (ir / mr * panels + jr / nr, bands * panels);
-                                let lines = prefetch_share(b, block, t, kc);
+                                let lines = prefetch_share(stored, block, t, kc);
                                 let (a_ptr, b_ptr) =
                                     (a_pack[ir * kc..].as_ptr(), b_pack[jr * kc..].as_ptr());
                                 // SAFETY: as for `tile`, with A and B packed (see
