@@ -58,7 +58,7 @@ mod transpose;
 use super::aligned::AlignedVec;
 use super::im2col::BatchColumns;
 use super::pool::{MAX_WORKERS, POOL};
-use micro::{Micro, Prefetch, PrefetchingMicro, Tile};
+use micro::{Micro, PREFETCH_ROWS, Prefetch, PrefetchingMicro, Tile};
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -1183,6 +1183,13 @@ const B_BLOCK: usize = 1 << 18;
 /// 51).
 const PREFETCH_MIN_B: usize = 4 * B_BLOCK;
 
+/// Largest `A` (in floats: 4 MiB) packed whole, once, under a `B` whose next block the tiles ask
+/// for (see [`Plan::run`]), so that the `B` blocks are packed for all its rows: in blocks of
+/// [`MC`] rows, `A` was packed again for every `B` block, as many values as `B` holds in the
+/// small blocks of prefetching. `256 × 11664 × 2400` 127 → 144 GFLOP/s, `384 × 2704 × 2304` 140 →
+/// 152, with the bursts of [`PREFETCH_ROWS`] (bench/NOTES.md section 53).
+const A_WHOLE_MAX: usize = 1 << 20;
+
 /// Floats of a packed `B` block when the next one is asked for during it (256 KiB): this block,
 /// the next one arriving and the block of `C` stay in L2 together. `96 × 48400 × 363` ran
 /// 118 → 143 GFLOP/s in blocks of a quarter of [`B_BLOCK`], 131 in halves, 121 in whole ones, 105
@@ -1376,9 +1383,10 @@ impl Plan {
     /// round, one `B` panel in L1 across the `A` panels; on the Intel machine of bench/NOTES.md,
     /// section 12, this order was faster on every model shape, up to 3× on shallow products that
     /// write a large `C`.) A `B` read in place (one or two bands) runs panel by panel, the bands
-    /// under each panel while it is in L1. A large row-major `B` under one block of rows runs in
-    /// smaller blocks whose tiles ask for the next block from memory ([`PREFETCH_B_BLOCK`]), and
-    /// an `A` of one block of rows is packed once for all column blocks.
+    /// under each panel while it is in L1. A large row-major `B` under one block of rows (or all
+    /// rows of an `A` of at most [`A_WHOLE_MAX`] floats) runs in smaller blocks whose tiles ask
+    /// for the next block from memory ([`PREFETCH_B_BLOCK`]), and an `A` of one block of rows is
+    /// packed once for all column blocks.
     ///
     /// # Safety
     /// `a` and `b` must hold `op(A)` (`m × k`) and `op(B)` (`k × n`), `c_ptr` must address `m`
@@ -1398,7 +1406,7 @@ impl Plan {
         ldc: usize,
         packs: &mut Packs,
     ) {
-        let (mr, nr, mc_max) = (self.mr, self.nr, self.mc);
+        let (mr, nr) = (self.mr, self.nr);
         // B is read in place when it is row-major, each panel is used at most twice (by one or
         // two bands of rows, one after the other while it is in L1), and B is small enough
         // (≤ DIRECT_MAX_B floats) to come from cache, see DIRECT_KC.
@@ -1426,13 +1434,14 @@ impl Plan {
         // panels), instead of being copied into panels read that few times; only a last panel
         // of fewer than MR rows is packed (zero-padded).
         let a_in_place = !self.a_packed && a.cs == 1 && n <= A_IN_PLACE_PANELS * nr;
-        // A row-major B that comes from memory, packed for one block of rows of A (whose bands
-        // then take a third of the time or more to pack it, not overlapped with the products):
-        // the tiles of each B block ask for the next block's lines, an equal share each, so that
-        // packing it reads the cache; the blocks shrink so that both fit in L2 with C's. Not
-        // under fewer than 3 bands (B would have to arrive faster than one core reads memory:
-        // `16 × 4096 × 4096` 55 → 49 GFLOP/s) nor with rows a multiple of 4 KiB apart (the lines
-        // asked for share a few cache sets and evict each other: `128 × 4096 × 4096` 129 → 118).
+        // A row-major B that comes from memory, packed for one block of rows of A, or for all
+        // of an A of at most A_WHOLE_MAX floats (whose bands then take a third of the time or
+        // more to pack it, not overlapped with the products): the tiles of each B block ask for
+        // the next block's lines, an equal share each, so that packing it reads the cache; the
+        // blocks shrink so that both fit in L2 with C's. Not under fewer than 3 bands (B would
+        // have to arrive faster than one core reads memory: `16 × 4096 × 4096` 55 → 49 GFLOP/s)
+        // nor with rows a multiple of 4 KiB apart (the lines asked for share a few cache sets
+        // and evict each other: `128 × 4096 × 4096` 129 → 118).
         let prefetching = match (self.prefetching, b) {
             (Some(kernel), Source::Matrix(op))
                 if !direct
@@ -1441,13 +1450,19 @@ impl Plan {
                     && !self.b_packed
                     && op.cs == 1
                     && k * n >= PREFETCH_MIN_B
-                    && m <= mc_max
+                    && (m <= self.mc || m * k <= A_WHOLE_MAX)
                     && m.div_ceil(mr) > 2
                     && op.rs % 1024 != 0 =>
             {
                 Some((kernel, op))
             }
             _ => None,
+        };
+        // Rows of A per block: all of them (in whole panels) under a prefetched B.
+        let mc_max = if prefetching.is_some() {
+            self.mc.max(m.next_multiple_of(mr))
+        } else {
+            self.mc
         };
         let nc_max = block_cols(
             kc_max,
@@ -1590,10 +1605,11 @@ impl Plan {
 }
 
 /// The share of tile `t` of `tiles` (`(t, tiles)`) in the lines of the `B` block `(p0, j0, kc,
-/// nc)` (rows `p0..p0+kc`, columns `j0..j0+nc` of the row-major `b`), all asked for in the order
-/// of the rows, the tile's spread over its `depth` steps. Each row counts one line more than
-/// its `nc` floats fill: a row that does not start a line spans it (where it does, that is the
-/// line after the block, often the next block's).
+/// nc)` (rows `p0..p0+kc`, columns `j0..j0+nc` of the row-major `b`), all asked for in bursts of
+/// [`PREFETCH_ROWS`] rows (the last group may reach past the block's rows: hints are never
+/// dereferenced), the tile's spread over its `depth` steps. Each row counts one line more than its
+/// `nc` floats fill: a row that does not start a line spans it (where it does, that is the line
+/// after the block, often the next block's).
 fn prefetch_share(
     b: Operand,
     (p0, j0, kc, nc): (usize, usize, usize, usize),
@@ -1601,7 +1617,7 @@ fn prefetch_share(
     depth: usize,
 ) -> Prefetch {
     let per_row = nc.div_ceil(16) + 1;
-    let total = kc * per_row;
+    let total = kc.div_ceil(PREFETCH_ROWS) * per_row;
     let share = total.div_ceil(tiles);
     let first = t * share;
     if first >= total {
@@ -1611,11 +1627,11 @@ fn prefetch_share(
         row: b
             .data
             .as_ptr()
-            .wrapping_add((p0 + first / per_row) * b.rs + j0),
+            .wrapping_add((p0 + first / per_row * PREFETCH_ROWS) * b.rs + j0),
         stride: b.rs,
         width: per_row * 16,
         col: first % per_row * 16,
-        lines: share.min(total - first),
+        bursts: share.min(total - first),
         every: (depth / share).max(1),
     }
 }
@@ -1920,17 +1936,21 @@ mod tests {
 
     #[test]
     fn every_kernel_matches_with_the_next_b_block_prefetched() {
-        // A row-major B of PREFETCH_MIN_B floats or more under one block of rows of A: B blocks
-        // of PREFETCH_B_BLOCK floats (several column blocks, the last one partial, each of two
-        // depth blocks) whose tiles ask for the next block; more than two bands of rows (fewer
-        // read B in place), the last one partial. Only the kernels with a prefetching variant
-        // (AVX-512) take that path.
+        // A row-major B of PREFETCH_MIN_B floats or more under one block of rows of A, or under
+        // more rows than a block (A packed whole): B blocks of PREFETCH_B_BLOCK floats (several
+        // column blocks, the last one partial, each of two depth blocks) whose tiles ask for the
+        // next block; more than two bands of rows (fewer read B in place), the last one partial.
+        // Only the kernels with a prefetching variant (AVX-512) take that path.
         let k = KC + 20;
         let n = PREFETCH_MIN_B / k + 45;
         let prefetches =
             |kernel: &Kernel| candidates(*kernel).is_some_and(|c| c[0].prefetching.is_some());
         for kernel in Kernel::available().filter(prefetches) {
-            for (ta, m, beta) in [(Trans::N, 40, 0.0), (Trans::T, 37, 1.0)] {
+            for (ta, m, beta) in [
+                (Trans::N, 40, 0.0),
+                (Trans::T, 37, 1.0),
+                (Trans::N, MC + 5, 1.0),
+            ] {
                 let case = Case {
                     ta,
                     tb: Trans::N,
@@ -1949,19 +1969,23 @@ mod tests {
     #[test]
     fn the_tiles_shares_ask_for_every_line_of_the_next_block_once() {
         // Rows of 100 floats; the block's rows 3..8, columns 21..61 (one line more than its 40
-        // floats fill, per row), shared among 7 tiles of 50 depth steps.
+        // floats fill, per row), shared among 3 tiles of 50 depth steps (the second one's share
+        // runs on into the next group of rows).
         let b = vec![0.0f32; 1000];
         let op = Operand::new(&b, (100, 1));
         let (p0, j0, kc, nc) = (3, 21, 5, 40);
         let mut asked = Vec::new();
-        for t in 0..7 {
-            let mut lines = prefetch_share(op, (p0, j0, kc, nc), (t, 7), 50);
-            assert!(lines.lines == 0 || lines.lines * lines.every <= 50);
-            while lines.lines > 0 {
-                asked.push((lines.step() as usize - b.as_ptr() as usize) / 4);
+        for t in 0..3 {
+            let mut lines = prefetch_share(op, (p0, j0, kc, nc), (t, 3), 50);
+            assert!(lines.bursts == 0 || lines.bursts * lines.every <= 50);
+            while lines.bursts > 0 {
+                let line = (lines.step() as usize - b.as_ptr() as usize) / 4;
+                asked.extend((0..PREFETCH_ROWS).map(|r| line + r * 100));
             }
         }
-        let want: Vec<usize> = (p0..p0 + kc)
+        // Whole groups of rows (5 rows ask for 8 in groups of 4), each line once.
+        asked.sort_unstable();
+        let want: Vec<usize> = (p0..p0 + kc.next_multiple_of(PREFETCH_ROWS))
             .flat_map(|p| (0..4).map(move |l| p * 100 + j0 + 16 * l))
             .collect();
         assert_eq!(asked, want);

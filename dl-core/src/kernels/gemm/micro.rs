@@ -28,24 +28,31 @@ pub(super) struct Tile {
     pub beta: f32,
 }
 
+/// Rows of each burst of a [`Prefetch`]: a line asked for from a page not in the TLB waits for
+/// its page walk, and the rows of a large `B` are pages apart; one line at a time, the walks took
+/// 16% of the kernel's time on `256 × 11664 × 2400` (`perf`: the instruction after
+/// `prefetcht1`), the same line of 4 rows at once let them overlap (bench/NOTES.md section 53).
+pub(super) const PREFETCH_ROWS: usize = 4;
+
 /// Cache lines of a row-major matrix for a tile to ask for from memory (into L2) while it
-/// computes, one every `every` depth steps: `lines` lines, row by row, `width` floats of each
-/// row from `row[col]` on (`col` a multiple of 16: one 64-byte line per 16 floats), rows `stride`
-/// floats apart. A hint: addresses are never dereferenced, and lines left when the depth loop
-/// ends are not fetched.
+/// computes, in bursts of one line in each of [`PREFETCH_ROWS`] consecutive rows, one burst every
+/// `every` depth steps: `bursts` bursts, `width` floats of each group of rows from `row[col]` on
+/// (`col` a multiple of 16: one 64-byte line per 16 floats), line by line, then the next group;
+/// rows `stride` floats apart. A hint: addresses are never dereferenced, and bursts left when the
+/// depth loop ends are not asked for.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Prefetch {
-    /// The row of the next line.
+    /// The first row of the group of the next burst.
     pub row: *const f32,
     /// Row length of the matrix.
     pub stride: usize,
     /// Floats fetched of each row (a multiple of 16).
     pub width: usize,
-    /// Offset of the next line in its row.
+    /// Offset of the next burst's line in its rows.
     pub col: usize,
-    /// Lines left.
-    pub lines: usize,
-    /// Depth steps between two lines (at least 1).
+    /// Bursts left.
+    pub bursts: usize,
+    /// Depth steps between two bursts (at least 1).
     pub every: usize,
 }
 
@@ -56,20 +63,21 @@ impl Prefetch {
         stride: 0,
         width: 16,
         col: 0,
-        lines: 0,
+        bursts: 0,
         every: 1,
     };
 
-    /// The address of the next line; moves on to the one after it.
+    /// The next burst's line in the first row of its group (the others are `stride` floats
+    /// apart); moves on to the burst after it.
     #[inline(always)]
     pub(super) fn step(&mut self) -> *const f32 {
         let at = self.row.wrapping_add(self.col);
         self.col += 16;
         if self.col >= self.width {
             self.col = 0;
-            self.row = self.row.wrapping_add(self.stride);
+            self.row = self.row.wrapping_add(PREFETCH_ROWS * self.stride);
         }
-        self.lines -= 1;
+        self.bursts -= 1;
         at
     }
 }
@@ -253,8 +261,8 @@ pub(super) mod avx512 {
         unsafe { body::<MR, NV, ROWS, false>(kc, a, lda, b, ldb, t, Prefetch::NONE) }
     }
 
-    /// [`kernel`] on packed panels that also asks for `lines` from memory (into L2), one every
-    /// `lines.every` depth steps.
+    /// [`kernel`] on packed panels that also asks for `lines` from memory (into L2), a burst
+    /// every `lines.every` depth steps.
     ///
     /// # Safety
     /// See [`super::PrefetchingMicro`] with `NR = 16·NV`; the CPU must support AVX-512F.
@@ -287,15 +295,18 @@ pub(super) mod avx512 {
         mut lines: Prefetch,
     ) {
         let mut acc = [[_mm512_setzero_ps(); NV]; MR];
-        let mut next = if PREFETCH && lines.lines > 0 {
+        let mut next = if PREFETCH && lines.bursts > 0 {
             0
         } else {
             usize::MAX
         };
         for p in 0..kc {
             if PREFETCH && p == next {
-                _mm_prefetch::<_MM_HINT_T1>(lines.step().cast());
-                next = if lines.lines > 0 {
+                let line = lines.step();
+                for r in 0..super::PREFETCH_ROWS {
+                    _mm_prefetch::<_MM_HINT_T1>(line.wrapping_add(r * lines.stride).cast());
+                }
+                next = if lines.bursts > 0 {
                     p + lines.every
                 } else {
                     usize::MAX
