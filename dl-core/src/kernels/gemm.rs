@@ -1152,6 +1152,17 @@ unsafe fn dot_avx512(
     }
 }
 
+/// Most bands of rows that read a `B` of at most [`B_BLOCK`] floats in place, band by band,
+/// when its rows start cache lines (see [`Plan::run`]): packing `B` costs in proportion to its
+/// size and is shared by the bands, while a `B` read in place is read from L2 by every band a
+/// little slower than its packed panels. `zz_gemm`, 1 thread, median GFLOP/s, packed / in
+/// place, rows 64-byte aligned: `NN 64 8192 27` (8 bands) 132–135 / 142–148, `TN 150 3200 16`
+/// (11) 147–157 / 169–170, `TN 128 784 100` (11) 179–198 / 203–207, `NN 200 3200 32` (15)
+/// 167 / 181; `TN 256 4096 32` (19) 168–171 / 172, `TN 512 4096 32` 168–169 / 161–165, `TN 4096
+/// 4096 32` 165–169 / 154–160 (bench/NOTES.md section 54). With rows that do not start lines
+/// (each 32-float run spans three lines), `NN 64 8192 27` ran 118–130 in place.
+const IN_PLACE_MAX_BANDS: usize = 16;
+
 /// Largest `B` (in floats) read in place, see [`Plan::run`]: 16 MiB. Up to 134 MB ran faster in
 /// place than packed on the machine of bench/NOTES.md section 46, 151 MB (past its share of L3)
 /// 1.8× slower; this bound keeps clear of that cliff on machines with less cache.
@@ -1382,8 +1393,9 @@ impl Plan {
     /// `C` is written in long row runs the prefetchers follow. (BLIS runs the tiles the other way
     /// round, one `B` panel in L1 across the `A` panels; on the Intel machine of bench/NOTES.md,
     /// section 12, this order was faster on every model shape, up to 3× on shallow products that
-    /// write a large `C`.) A `B` read in place (one or two bands) runs panel by panel, the bands
-    /// under each panel while it is in L1. A large row-major `B` under one block of rows (or all
+    /// write a large `C`.) A `B` read in place under one or two bands runs panel by panel, the
+    /// bands under each panel while it is in L1 (under more, [`IN_PLACE_MAX_BANDS`], band by
+    /// band). A large row-major `B` under one block of rows (or all
     /// rows of an `A` of at most [`A_WHOLE_MAX`] floats) runs in smaller blocks whose tiles ask
     /// for the next block from memory ([`PREFETCH_B_BLOCK`]), and an `A` of one block of rows is
     /// packed once for all column blocks.
@@ -1407,12 +1419,21 @@ impl Plan {
         packs: &mut Packs,
     ) {
         let (mr, nr) = (self.mr, self.nr);
-        // B is read in place when it is row-major, each panel is used at most twice (by one or
-        // two bands of rows, one after the other while it is in L1), and B is small enough
-        // (≤ DIRECT_MAX_B floats) to come from cache, see DIRECT_KC.
+        let bands = m.div_ceil(mr);
+        // B is read in place when it is row-major and either each panel is used at most twice
+        // (by one or two bands of rows, one after the other while it is in L1) and B is small
+        // enough (≤ DIRECT_MAX_B floats) to come from cache, see DIRECT_KC; or B fits one B
+        // block (in L2), its rows start cache lines, and the bands are few enough that packing
+        // it costs more than reading it in place band by band (IN_PLACE_MAX_BANDS).
         let in_place = match b {
             Source::Matrix(op)
-                if !self.b_packed && op.cs == 1 && m.div_ceil(mr) <= 2 && k * n <= DIRECT_MAX_B =>
+                if !self.b_packed
+                    && op.cs == 1
+                    && ((bands <= 2 && k * n <= DIRECT_MAX_B)
+                        || (bands <= IN_PLACE_MAX_BANDS
+                            && k * n <= B_BLOCK
+                            && op.rs.is_multiple_of(16)
+                            && (op.data.as_ptr() as usize).is_multiple_of(64))) =>
             {
                 Some(op)
             }
@@ -1570,7 +1591,7 @@ impl Plan {
                         // borrows); the CPU supports the micro-kernel (caller contract).
                         unsafe { micro(kc, a_ptr, lda, b_ptr, ldb, out(ir, jr)) };
                     };
-                    if direct {
+                    if direct && bands <= 2 {
                         // Both bands of rows meet a panel of B while it is in L1.
                         for jr in (0..nc).step_by(nr) {
                             for ir in (0..mc).step_by(mr) {
@@ -2004,6 +2025,62 @@ mod tests {
             }
         }
         sets
+    }
+
+    #[test]
+    fn every_candidate_matches_with_b_read_in_place_band_by_band() {
+        // A row-major B of at most B_BLOCK floats whose rows start cache lines (a 64-byte
+        // aligned copy, rows a multiple of 16 floats apart) under 3 to IN_PLACE_MAX_BANDS bands:
+        // read in place, band by band, but for its last partial panel; one and two depth blocks,
+        // a partial last band, more rows than a block of rows (MC).
+        for (set, candidates) in candidate_sets() {
+            for cand in candidates {
+                let (mr, nr) = (cand.mr, cand.nr);
+                let plan = Plan::new(cand);
+                let name = format!("{set} {mr}×{nr}");
+                let n = 3 * nr + 5;
+                for (ta, m, k, beta) in [
+                    (Trans::N, 5 * mr + 3, 27, 1.0),
+                    (Trans::T, IN_PLACE_MAX_BANDS * mr, 300, 0.0),
+                ] {
+                    let case = Case {
+                        ta,
+                        tb: Trans::N,
+                        m,
+                        n,
+                        k,
+                        pad: (16 - n % 16) % 16,
+                        alpha: 0.75,
+                        beta,
+                    };
+                    check_on(&name, &case, &mut |t, a, lda, b, ldb, c, ldc| {
+                        let b = AlignedVec::from_slice(b);
+                        let a = Operand::new(a, strides(t.ta, lda));
+                        let b = Operand::new(&b, strides(t.tb, ldb));
+                        let c = c.as_mut_ptr();
+                        PACKS.with(|p| {
+                            let packs = &mut p.borrow_mut();
+                            // SAFETY: `check_on` sized a, b and c for the case; c is borrowed
+                            // mutably; the candidate set was detected on this CPU.
+                            unsafe {
+                                plan.run(
+                                    t.m,
+                                    t.n,
+                                    t.k,
+                                    t.alpha,
+                                    a,
+                                    Source::Matrix(b),
+                                    t.beta,
+                                    c,
+                                    ldc,
+                                    packs,
+                                )
+                            }
+                        });
+                    });
+                }
+            }
+        }
     }
 
     #[test]
