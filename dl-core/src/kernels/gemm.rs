@@ -1160,7 +1160,7 @@ unsafe fn dot_avx512(
 /// (11) 147–157 / 169–170, `TN 128 784 100` (11) 179–198 / 203–207, `NN 200 3200 32` (15)
 /// 167 / 181; `TN 256 4096 32` (19) 168–171 / 172, `TN 512 4096 32` 168–169 / 161–165, `TN 4096
 /// 4096 32` 165–169 / 154–160 (bench/NOTES.md section 54). With rows that do not start lines
-/// (each 32-float run spans three lines), `NN 64 8192 27` ran 118–130 in place.
+/// (each 32-float run spans three lines), `NN 64 8192 27` ran 119–131 in place.
 const IN_PLACE_MAX_BANDS: usize = 16;
 
 /// Largest `B` (in floats) read in place, see [`Plan::run`]: 16 MiB. Up to 134 MB ran faster in
@@ -1395,10 +1395,10 @@ impl Plan {
     /// section 12, this order was faster on every model shape, up to 3× on shallow products that
     /// write a large `C`.) A `B` read in place under one or two bands runs panel by panel, the
     /// bands under each panel while it is in L1 (under more, [`IN_PLACE_MAX_BANDS`], band by
-    /// band). A large row-major `B` under one block of rows (or all
-    /// rows of an `A` of at most [`A_WHOLE_MAX`] floats) runs in smaller blocks whose tiles ask
-    /// for the next block from memory ([`PREFETCH_B_BLOCK`]), and an `A` of one block of rows is
-    /// packed once for all column blocks.
+    /// band). A large row-major `B` under one block of rows (or all rows of an `A` of at most
+    /// [`A_WHOLE_MAX`] floats) runs in smaller blocks whose tiles ask for the next block from
+    /// memory ([`PREFETCH_B_BLOCK`]), and an `A` of one block of rows is packed once for all
+    /// column blocks.
     ///
     /// # Safety
     /// `a` and `b` must hold `op(A)` (`m × k`) and `op(B)` (`k × n`), `c_ptr` must address `m`
@@ -2027,6 +2027,35 @@ mod tests {
         sets
     }
 
+    /// A [`Run`] through `plan` (a candidate of a set detected on this CPU), whatever
+    /// `pick_tile` would choose.
+    fn forced(plan: Plan) -> Box<Run<'static>> {
+        Box::new(move |t, a, lda, b, ldb, c, ldc| {
+            let a = Operand::new(a, strides(t.ta, lda));
+            let b = Operand::new(b, strides(t.tb, ldb));
+            let c = c.as_mut_ptr();
+            PACKS.with(|p| {
+                let packs = &mut p.borrow_mut();
+                // SAFETY: `check_on` sized a, b and c for the case; c is borrowed mutably; the
+                // candidate set was detected on this CPU (caller contract).
+                unsafe {
+                    plan.run(
+                        t.m,
+                        t.n,
+                        t.k,
+                        t.alpha,
+                        a,
+                        Source::Matrix(b),
+                        t.beta,
+                        c,
+                        ldc,
+                        packs,
+                    )
+                }
+            });
+        })
+    }
+
     #[test]
     fn every_candidate_matches_with_b_read_in_place_band_by_band() {
         // A row-major B of at most B_BLOCK floats whose rows start cache lines (a 64-byte
@@ -2053,30 +2082,9 @@ mod tests {
                         alpha: 0.75,
                         beta,
                     };
+                    let mut run = forced(plan);
                     check_on(&name, &case, &mut |t, a, lda, b, ldb, c, ldc| {
-                        let b = AlignedVec::from_slice(b);
-                        let a = Operand::new(a, strides(t.ta, lda));
-                        let b = Operand::new(&b, strides(t.tb, ldb));
-                        let c = c.as_mut_ptr();
-                        PACKS.with(|p| {
-                            let packs = &mut p.borrow_mut();
-                            // SAFETY: `check_on` sized a, b and c for the case; c is borrowed
-                            // mutably; the candidate set was detected on this CPU.
-                            unsafe {
-                                plan.run(
-                                    t.m,
-                                    t.n,
-                                    t.k,
-                                    t.alpha,
-                                    a,
-                                    Source::Matrix(b),
-                                    t.beta,
-                                    c,
-                                    ldc,
-                                    packs,
-                                )
-                            }
-                        });
+                        run(t, a, lda, &AlignedVec::from_slice(b), ldb, c, ldc)
                     });
                 }
             }
@@ -2110,30 +2118,7 @@ mod tests {
                             alpha: 0.75,
                             beta: 1.0,
                         };
-                        check_on(&name, &case, &mut |t, a, lda, b, ldb, c, ldc| {
-                            let a = Operand::new(a, strides(t.ta, lda));
-                            let b = Operand::new(b, strides(t.tb, ldb));
-                            let c = c.as_mut_ptr();
-                            PACKS.with(|p| {
-                                let packs = &mut p.borrow_mut();
-                                // SAFETY: `check_on` sized a, b and c for the case; c is
-                                // borrowed mutably; the candidate set was detected on this CPU.
-                                unsafe {
-                                    plan.run(
-                                        t.m,
-                                        t.n,
-                                        t.k,
-                                        t.alpha,
-                                        a,
-                                        Source::Matrix(b),
-                                        t.beta,
-                                        c,
-                                        ldc,
-                                        packs,
-                                    )
-                                }
-                            });
-                        });
+                        check_on(&name, &case, &mut *forced(plan));
                     }
                 }
             }
