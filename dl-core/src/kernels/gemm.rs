@@ -1472,7 +1472,7 @@ impl Plan {
                     && op.cs == 1
                     && k * n >= PREFETCH_MIN_B
                     && (m <= self.mc || m * k <= A_WHOLE_MAX)
-                    && m.div_ceil(mr) > 2
+                    && bands > 2
                     && op.rs % 1024 != 0 =>
             {
                 Some((kernel, op))
@@ -1498,7 +1498,7 @@ impl Plan {
         // (repacked, it was 5% of `96 × 48400 × 363` in the small blocks of prefetching).
         let a_once = !a_in_place && !self.a_packed && m <= mc_max && n > nc_max;
         // One packed block of rows of A and depth kc_max; every depth block's when packed once.
-        let a_part = mc_max.min(m.div_ceil(mr) * mr) * kc_max;
+        let a_part = mc_max.min(bands * mr) * kc_max;
         let a_pack = if a_in_place || self.a_packed {
             packs.a.at_least(mr * kc_max)
         } else {
@@ -1600,7 +1600,8 @@ impl Plan {
                         }
                     } else if let (Some((kernel, stored)), Some(block)) = (prefetching, next_block)
                     {
-                        let (bands, panels) = (mc.div_ceil(mr), nc.div_ceil(nr));
+                        // One block of rows (mc = m, see mc_max): the tiles of all the bands.
+                        let panels = nc.div_ceil(nr);
                         for ir in (0..mc).step_by(mr) {
                             for jr in (0..nc).step_by(nr) {
                                 let t = (ir / mr * panels + jr / nr, bands * panels);
