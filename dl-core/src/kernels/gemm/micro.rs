@@ -246,6 +246,16 @@ pub(super) mod avx512 {
     use super::{Prefetch, Tile, a_at};
     use std::arch::x86_64::*;
 
+    /// Depth steps per iteration of the depth loop (its counter, pointer updates and branch
+    /// once per 4 steps). With `B` streamed from L2, a 12 × 32 probe ran 170 → 184 GFLOP/s, the
+    /// models' GEMM table 1.00–1.12× its rate with one step; 2 and 8 steps gained less
+    /// (bench/NOTES.md section 55).
+    const UNROLL: usize = 4;
+    /// Tallest tile on rows of `A` read in place whose depth loop is unrolled: unrolled, the 12-
+    /// and 14-row ones spilled accumulators to the stack (the row addresses take the registers;
+    /// `NT 256 96 3136`, a Winograd weight gradient, ran 155 → 69–89 GFLOP/s).
+    const ROWS_UNROLLED_MAX_MR: usize = 10;
+
     /// # Safety
     /// See [`super::Micro`] with `NR = 16·NV`; the CPU must support AVX-512F.
     #[target_feature(enable = "avx512f")]
@@ -300,7 +310,10 @@ pub(super) mod avx512 {
         } else {
             usize::MAX
         };
-        for p in 0..kc {
+        // The burst of lines due at depth step p. (Tested at every step, not once per unrolled
+        // group: a loop over the bursts due, or a test per group, spilled accumulators of the
+        // 6- to 12-row tiles.)
+        let mut due = |p: usize| {
             if PREFETCH && p == next {
                 let line = lines.step();
                 for r in 0..super::PREFETCH_ROWS {
@@ -312,6 +325,9 @@ pub(super) mod avx512 {
                     usize::MAX
                 };
             }
+        };
+        // The MR × NV multiply-adds of depth step p.
+        let step = |acc: &mut [[__m512; NV]; MR], p: usize| {
             // SAFETY: `p < kc`: row p of B̃ (16·NV floats) and column p of Ã (MR floats) are
             // inside the panels (caller contract); unaligned loads need no alignment.
             unsafe {
@@ -327,6 +343,22 @@ pub(super) mod avx512 {
                     }
                 }
             }
+        };
+        let unroll = if ROWS && MR > ROWS_UNROLLED_MAX_MR {
+            1
+        } else {
+            UNROLL
+        };
+        let whole = kc / unroll * unroll;
+        for p in (0..whole).step_by(unroll) {
+            for u in 0..unroll {
+                due(p + u);
+                step(&mut acc, p + u);
+            }
+        }
+        for p in whole..kc {
+            due(p);
+            step(&mut acc, p);
         }
         let alpha = _mm512_set1_ps(t.alpha);
         let beta = _mm512_set1_ps(t.beta);
