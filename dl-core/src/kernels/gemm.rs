@@ -1395,10 +1395,10 @@ impl Plan {
     /// section 12, this order was faster on every model shape, up to 3× on shallow products that
     /// write a large `C`.) A `B` read in place under one or two bands runs panel by panel, the
     /// bands under each panel while it is in L1 (under more, [`IN_PLACE_MAX_BANDS`], band by
-    /// band). A large row-major `B` under one block of rows (or all rows of an `A` of at most
-    /// [`A_WHOLE_MAX`] floats) runs in smaller blocks whose tiles ask for the next block from
-    /// memory ([`PREFETCH_B_BLOCK`]), and an `A` of one block of rows is packed once for all
-    /// column blocks.
+    /// band). A large `B` stored row by row (row-major or transposed) under one block of rows
+    /// (or all rows of an `A` of at most [`A_WHOLE_MAX`] floats) runs in smaller blocks whose
+    /// tiles ask for the next block from memory ([`PREFETCH_B_BLOCK`]), and an `A` of one block
+    /// of rows is packed once for all column blocks.
     ///
     /// # Safety
     /// `a` and `b` must hold `op(A)` (`m × k`) and `op(B)` (`k × n`), `c_ptr` must address `m`
@@ -1455,25 +1455,25 @@ impl Plan {
         // panels), instead of being copied into panels read that few times; only a last panel
         // of fewer than MR rows is packed (zero-padded).
         let a_in_place = !self.a_packed && a.cs == 1 && n <= A_IN_PLACE_PANELS * nr;
-        // A row-major B that comes from memory, packed for one block of rows of A, or for all
-        // of an A of at most A_WHOLE_MAX floats (whose bands then take a third of the time or
-        // more to pack it, not overlapped with the products): the tiles of each B block ask for
-        // the next block's lines, an equal share each, so that packing it reads the cache; the
-        // blocks shrink so that both fit in L2 with C's. Not under fewer than 3 bands (B would
-        // have to arrive faster than one core reads memory: `16 × 4096 × 4096` 55 → 49 GFLOP/s)
-        // nor with rows a multiple of 4 KiB apart (the lines asked for share a few cache sets
-        // and evict each other: `128 × 4096 × 4096` 129 → 118).
+        // A B that comes from memory, stored row-major (op(B) or its transpose), packed for one
+        // block of rows of A, or for all of an A of at most A_WHOLE_MAX floats (whose bands then
+        // take a third of the time or more to pack it, not overlapped with the products): the
+        // tiles of each B block ask for the next block's lines, an equal share each, so that
+        // packing it reads the cache; the blocks shrink so that both fit in L2 with C's. Not
+        // under fewer than 3 bands (B would have to arrive faster than one core reads memory:
+        // `16 × 4096 × 4096` 55 → 49 GFLOP/s) nor with stored rows a multiple of 4 KiB apart
+        // (the lines asked for share a few cache sets and evict each other: `128 × 4096 × 4096`
+        // 129 → 118).
         let prefetching = match (self.prefetching, b) {
             (Some(kernel), Source::Matrix(op))
                 if !direct
                     && !self.a_packed
                     && !a_in_place
                     && !self.b_packed
-                    && op.cs == 1
+                    && stored_rows(op).is_some_and(|(_, ld)| ld % 1024 != 0)
                     && k * n >= PREFETCH_MIN_B
                     && (m <= self.mc || m * k <= A_WHOLE_MAX)
-                    && bands > 2
-                    && op.rs % 1024 != 0 =>
+                    && bands > 2 =>
             {
                 Some((kernel, op))
             }
@@ -1626,20 +1626,41 @@ impl Plan {
     }
 }
 
+/// Whether `op` is stored row by row, `op` itself (`Some((false, rs))`) or its transpose
+/// (`Some((true, cs))`), with the distance of its stored rows.
+fn stored_rows(op: Operand) -> Option<(bool, usize)> {
+    if op.cs == 1 {
+        Some((false, op.rs))
+    } else if op.rs == 1 {
+        Some((true, op.cs))
+    } else {
+        None
+    }
+}
+
 /// The share of tile `t` of `tiles` (`(t, tiles)`) in the lines of the `B` block `(p0, j0, kc,
-/// nc)` (rows `p0..p0+kc`, columns `j0..j0+nc` of the row-major `b`), all asked for in bursts of
-/// [`PREFETCH_ROWS`] rows (the last group may reach past the block's rows: hints are never
-/// dereferenced), the tile's spread over its `depth` steps. Each row counts one line more than its
-/// `nc` floats fill: a row that does not start a line spans it (where it does, that is the line
-/// after the block, often the next block's).
+/// nc)` (rows `p0..p0+kc`, columns `j0..j0+nc` of `b`, stored row by row: see [`stored_rows`]),
+/// all asked for in bursts of [`PREFETCH_ROWS`] stored rows (the last group may reach past the
+/// block's rows: hints are never dereferenced), the tile's spread over its `depth` steps. Each
+/// stored row counts one line more than its floats in the block fill: a row that does not start
+/// a line spans it (where it does, that is the line after the block, often the next block's).
 fn prefetch_share(
     b: Operand,
     (p0, j0, kc, nc): (usize, usize, usize, usize),
     (t, tiles): (usize, usize),
     depth: usize,
 ) -> Prefetch {
-    let per_row = nc.div_ceil(16) + 1;
-    let total = kc.div_ceil(PREFETCH_ROWS) * per_row;
+    let Some((transposed, ld)) = stored_rows(b) else {
+        unreachable!("invariant: a prefetched B is stored row by row")
+    };
+    // The block in the stored matrix: its first row and column, rows and columns.
+    let (r0, c0, rows, cols) = if transposed {
+        (j0, p0, nc, kc)
+    } else {
+        (p0, j0, kc, nc)
+    };
+    let per_row = cols.div_ceil(16) + 1;
+    let total = rows.div_ceil(PREFETCH_ROWS) * per_row;
     let share = total.div_ceil(tiles);
     let first = t * share;
     if first >= total {
@@ -1649,8 +1670,8 @@ fn prefetch_share(
         row: b
             .data
             .as_ptr()
-            .wrapping_add((p0 + first / per_row * PREFETCH_ROWS) * b.rs + j0),
-        stride: b.rs,
+            .wrapping_add((r0 + first / per_row * PREFETCH_ROWS) * ld + c0),
+        stride: ld,
         width: per_row * 16,
         col: first % per_row * 16,
         bursts: share.min(total - first),
@@ -1961,21 +1982,24 @@ mod tests {
         // A row-major B of PREFETCH_MIN_B floats or more under one block of rows of A, or under
         // more rows than a block (A packed whole): B blocks of PREFETCH_B_BLOCK floats (several
         // column blocks, the last one partial, each of two depth blocks) whose tiles ask for the
-        // next block; more than two bands of rows (fewer read B in place), the last one partial.
-        // Only the kernels with a prefetching variant (AVX-512) take that path.
+        // next block; more than two bands of rows (fewer read B in place), the last one partial;
+        // B stored row-major or transposed. Only the kernels with a prefetching variant
+        // (AVX-512) take that path.
         let k = KC + 20;
         let n = PREFETCH_MIN_B / k + 45;
         let prefetches =
             |kernel: &Kernel| candidates(*kernel).is_some_and(|c| c[0].prefetching.is_some());
         for kernel in Kernel::available().filter(prefetches) {
-            for (ta, m, beta) in [
-                (Trans::N, 40, 0.0),
-                (Trans::T, 37, 1.0),
-                (Trans::N, MC + 5, 1.0),
+            for (ta, tb, m, beta) in [
+                (Trans::N, Trans::N, 40, 0.0),
+                (Trans::T, Trans::N, 37, 1.0),
+                (Trans::N, Trans::N, MC + 5, 1.0),
+                (Trans::N, Trans::T, 40, 1.0),
+                (Trans::T, Trans::T, MC + 5, 0.0),
             ] {
                 let case = Case {
                     ta,
-                    tb: Trans::N,
+                    tb,
                     m,
                     n,
                     k,
@@ -1990,27 +2014,32 @@ mod tests {
 
     #[test]
     fn the_tiles_shares_ask_for_every_line_of_the_next_block_once() {
-        // Rows of 100 floats; the block's rows 3..8, columns 21..61 (one line more than its 40
-        // floats fill, per row), shared among 3 tiles of 50 depth steps (the second one's share
-        // runs on into the next group of rows).
-        let b = vec![0.0f32; 1000];
-        let op = Operand::new(&b, (100, 1));
-        let (p0, j0, kc, nc) = (3, 21, 5, 40);
-        let mut asked = Vec::new();
-        for t in 0..3 {
-            let mut lines = prefetch_share(op, (p0, j0, kc, nc), (t, 3), 50);
-            assert!(lines.bursts == 0 || lines.bursts * lines.every <= 50);
-            while lines.bursts > 0 {
-                let line = (lines.step() as usize - b.as_ptr() as usize) / 4;
-                asked.extend((0..PREFETCH_ROWS).map(|r| line + r * 100));
+        // Stored rows of 100 floats. Row-major, the block's rows 3..8, columns 21..61 (one line
+        // more than its 40 floats fill, per row); transposed, rows 3..43 and columns 21..26 of
+        // op(B) are stored rows 21..26, columns 3..43. Shared among 3 tiles of 50 depth steps
+        // (the second one's share runs on into the next group of rows).
+        let b = vec![0.0f32; 10_000];
+        for (strides, (p0, j0, kc, nc), (r0, c0, rows)) in [
+            ((100, 1), (3, 21, 5, 40), (3, 21, 5usize)),
+            ((1, 100), (3, 21, 40, 5), (21, 3, 5)),
+        ] {
+            let op = Operand::new(&b, strides);
+            let mut asked = Vec::new();
+            for t in 0..3 {
+                let mut lines = prefetch_share(op, (p0, j0, kc, nc), (t, 3), 50);
+                assert!(lines.bursts == 0 || lines.bursts * lines.every <= 50);
+                while lines.bursts > 0 {
+                    let line = (lines.step() as usize - b.as_ptr() as usize) / 4;
+                    asked.extend((0..PREFETCH_ROWS).map(|r| line + r * 100));
+                }
             }
+            // Whole groups of rows (5 rows ask for 8 in groups of 4), each line once.
+            asked.sort_unstable();
+            let want: Vec<usize> = (r0..r0 + rows.next_multiple_of(PREFETCH_ROWS))
+                .flat_map(|r| (0..4).map(move |l| r * 100 + c0 + 16 * l))
+                .collect();
+            assert_eq!(asked, want, "strides {strides:?}");
         }
-        // Whole groups of rows (5 rows ask for 8 in groups of 4), each line once.
-        asked.sort_unstable();
-        let want: Vec<usize> = (p0..p0 + kc.next_multiple_of(PREFETCH_ROWS))
-            .flat_map(|p| (0..4).map(move |l| p * 100 + j0 + 16 * l))
-            .collect();
-        assert_eq!(asked, want);
     }
 
     /// The tile candidates of every instruction set this CPU has, by name.
