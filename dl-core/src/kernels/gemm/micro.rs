@@ -99,6 +99,13 @@ pub(super) type Micro = unsafe fn(usize, *const f32, usize, *const f32, usize, T
 /// As [`Micro`] with packed panels.
 pub(super) type PrefetchingMicro = unsafe fn(usize, *const f32, *const f32, Tile, &Prefetch);
 
+/// Depth steps per iteration of the SIMD kernels' depth loop (its counter, pointer updates and
+/// branch once per 4 steps). With `B` streamed from L2, an AVX-512 12 × 32 probe ran 170 → 184
+/// GFLOP/s, the models' GEMM table 1.00–1.12× its rate with one step; 2 and 8 steps gained less.
+/// The AVX2 kernels: 1.00–1.07× (bench/NOTES.md section 55).
+#[cfg(target_arch = "x86_64")]
+const UNROLL: usize = 4;
+
 /// Element `(i, p)` of the `A` operand of a micro-kernel: packed (`a[p·MR + i]`) or, with `ROWS`,
 /// in place (`a[i·lda + p]`).
 ///
@@ -177,8 +184,12 @@ pub(super) mod portable {
 /// AVX2 + FMA kernel (`NR = 8·NV`: `NV` 8-lane registers per row).
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx2 {
-    use super::{Tile, a_at, write_tile};
+    use super::{Tile, UNROLL, a_at, write_tile};
     use std::arch::x86_64::*;
+
+    /// Tallest tile whose depth loop is unrolled: unrolled, the 12-row one spilled registers to
+    /// the stack (16 registers of 8 lanes: 12 accumulators, the `B` row and a broadcast).
+    const UNROLLED_MAX_MR: usize = 8;
 
     /// # Safety
     /// See [`super::Micro`] with `NR = 8·NV`; the CPU must support AVX2 and FMA.
@@ -192,7 +203,8 @@ pub(super) mod avx2 {
         t: Tile,
     ) {
         let mut acc = [[_mm256_setzero_ps(); NV]; MR];
-        for p in 0..kc {
+        // The MR × NV multiply-adds of depth step p.
+        let step = |acc: &mut [[__m256; NV]; MR], p: usize| {
             // SAFETY: `p < kc`: row p of B̃ (8·NV floats) and column p of Ã (MR floats) are
             // inside the panels (caller contract); unaligned loads need no alignment.
             unsafe {
@@ -208,6 +220,16 @@ pub(super) mod avx2 {
                     }
                 }
             }
+        };
+        let unroll = if MR > UNROLLED_MAX_MR { 1 } else { UNROLL };
+        let whole = kc / unroll * unroll;
+        for p in (0..whole).step_by(unroll) {
+            for u in 0..unroll {
+                step(&mut acc, p + u);
+            }
+        }
+        for p in whole..kc {
+            step(&mut acc, p);
         }
         if t.rows == MR && t.cols == 8 * NV {
             let alpha = _mm256_set1_ps(t.alpha);
@@ -243,14 +265,9 @@ pub(super) mod avx2 {
 /// AVX-512 kernel (`NR = 16·NV`: `NV` 16-lane registers per row; masked stores for edge columns).
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx512 {
-    use super::{Prefetch, Tile, a_at};
+    use super::{Prefetch, Tile, UNROLL, a_at};
     use std::arch::x86_64::*;
 
-    /// Depth steps per iteration of the depth loop (its counter, pointer updates and branch
-    /// once per 4 steps). With `B` streamed from L2, a 12 × 32 probe ran 170 → 184 GFLOP/s, the
-    /// models' GEMM table 1.00–1.12× its rate with one step; 2 and 8 steps gained less
-    /// (bench/NOTES.md section 55).
-    const UNROLL: usize = 4;
     /// Tallest tile on rows of `A` read in place whose depth loop is unrolled: unrolled, the 12-
     /// and 14-row ones spilled accumulators to the stack (the row addresses take the registers;
     /// `NT 256 96 3136`, a Winograd weight gradient, ran 155 → 69–89 GFLOP/s).
