@@ -102,7 +102,9 @@ pub(super) type PrefetchingMicro = unsafe fn(usize, *const f32, *const f32, Tile
 /// Depth steps per iteration of the SIMD kernels' depth loop (its counter, pointer updates and
 /// branch once per 4 steps). With `B` streamed from L2, an AVX-512 12 × 32 probe ran 170 → 184
 /// GFLOP/s, the models' GEMM table 1.00–1.12× its rate with one step; 2 and 8 steps gained less.
-/// The AVX2 kernels: 1.00–1.07× (bench/NOTES.md section 55).
+/// The AVX2 kernels: 1.00–1.07× (bench/NOTES.md section 55). Each kernel writes the loop out: a
+/// shared helper taking the step as a closure was not inlined into the prefetching 8- and
+/// 10-row kernels, which then kept their accumulators on the stack.
 #[cfg(target_arch = "x86_64")]
 const UNROLL: usize = 4;
 
@@ -327,9 +329,9 @@ pub(super) mod avx512 {
         } else {
             usize::MAX
         };
-        // The burst of lines due at depth step p. (Tested at every step, not once per unrolled
-        // group: a loop over the bursts due, or a test per group, spilled accumulators of the
-        // 6- to 12-row tiles.)
+        // The burst of lines due at depth step p. (Tested at every step: the bursts of a group of
+        // steps issued at its start cost the large products 2–4%, a loop over the bursts due
+        // spilled accumulators of the 6- to 12-row tiles; bench/NOTES.md section 55.)
         let mut due = |p: usize| {
             if PREFETCH && p == next {
                 let line = lines.step();
