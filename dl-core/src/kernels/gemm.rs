@@ -1697,19 +1697,13 @@ fn pack_a(dst: &mut [f32], a: Operand, i0: usize, p0: usize, mc: usize, kc: usiz
 fn pack_b(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: usize, nr: usize) {
     let panels = nc.div_ceil(nr);
     if b.cs == 1 {
-        // Row-major B: stream each row of the block once and cut it into the panels.
-        for p in 0..kc {
-            let start = (p0 + p) * b.rs + j0;
-            let row = &b.data[start..start + nc];
-            for (q, chunk) in row.chunks(nr).enumerate() {
-                let d = &mut dst[(q * kc + p) * nr..(q * kc + p + 1) * nr];
-                copy_run(&mut d[..chunk.len()], chunk);
-                if chunk.len() < nr {
-                    // (Guarded: an empty `fill` is still a `memset` call, one per run.)
-                    d[chunk.len()..].fill(0.0);
-                }
-            }
+        #[cfg(target_arch = "x86_64")]
+        if super::allowed(super::Isa::Avx512) {
+            // SAFETY: the CPU has AVX-512F (checked).
+            unsafe { avx512::cut_rows(dst, b, p0, j0, kc, nc, nr) };
+            return;
         }
+        cut_rows(dst, b, p0, j0, kc, nc, nr);
         return;
     }
     // A panel of op(B) columns is a panel of op(B)ᵀ rows: the same packing as A, strides swapped.
@@ -1721,6 +1715,47 @@ fn pack_b(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: usiz
     for (q, panel) in dst.chunks_exact_mut(kc * nr).take(panels).enumerate() {
         let c0 = j0 + q * nr;
         pack_panel(panel, bt, c0, p0, nr.min(nc - q * nr), kc, nr);
+    }
+}
+
+/// The packing of a row-major `B` ([`pack_b`]): streams each row of the block once and cuts it
+/// into the panels.
+#[inline(always)]
+fn cut_rows(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: usize, nr: usize) {
+    for p in 0..kc {
+        let start = (p0 + p) * b.rs + j0;
+        let row = &b.data[start..start + nc];
+        for (q, chunk) in row.chunks(nr).enumerate() {
+            let d = &mut dst[(q * kc + p) * nr..(q * kc + p + 1) * nr];
+            copy_run(&mut d[..chunk.len()], chunk);
+            if chunk.len() < nr {
+                // (Guarded: an empty `fill` is still a `memset` call, one per run.)
+                d[chunk.len()..].fill(0.0);
+            }
+        }
+    }
+}
+
+/// [`cut_rows`] compiled for AVX-512: its runs of 32 values move as two 64-byte registers
+/// instead of eight 16-byte ones (the bench's GEMM table, 10 alternated rounds twice: ImageNet
+/// conv1 1.045×, 1.044×, CIFAR conv2–4 1.02–1.07×; bench/NOTES.md section 57).
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::Operand;
+
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn cut_rows(
+        dst: &mut [f32],
+        b: Operand,
+        p0: usize,
+        j0: usize,
+        kc: usize,
+        nc: usize,
+        nr: usize,
+    ) {
+        super::cut_rows(dst, b, p0, j0, kc, nc, nr);
     }
 }
 
