@@ -2014,12 +2014,11 @@ mod tests {
 
     #[test]
     fn every_kernel_matches_with_the_next_b_block_prefetched() {
-        // A row-major B of PREFETCH_MIN_B floats or more under one block of rows of A, or under
-        // more rows than a block (A packed whole): B blocks of PREFETCH_B_BLOCK floats (several
-        // column blocks, the last one partial, each of two depth blocks) whose tiles ask for the
-        // next block; more than two bands of rows (fewer read B in place), the last one partial;
-        // B stored row-major or transposed. Only the kernels with a prefetching variant
-        // (AVX-512) take that path.
+        // A B of PREFETCH_MIN_B floats or more, row-major or transposed, under one block of rows
+        // of A, or under more rows than a block (A packed whole): B blocks of PREFETCH_B_BLOCK
+        // floats (several column blocks, the last one partial, each of two depth blocks) whose
+        // tiles ask for the next block; more than two bands of rows (fewer read B in place), the
+        // last one partial. Only the kernels with a prefetching variant (AVX-512) take that path.
         let k = KC + 20;
         let n = PREFETCH_MIN_B / k + 45;
         let prefetches =
@@ -2092,6 +2091,16 @@ mod tests {
         sets
     }
 
+    /// The plan of every tile candidate of every instruction set this CPU has, named
+    /// `"<set> <MR>×<NR>"`.
+    fn candidate_plans() -> impl Iterator<Item = (String, Plan)> {
+        candidate_sets().into_iter().flat_map(|(set, candidates)| {
+            candidates
+                .iter()
+                .map(move |c| (format!("{set} {}×{}", c.mr, c.nr), Plan::new(c)))
+        })
+    }
+
     /// A [`Run`] through `plan` (a candidate of a set detected on this CPU), whatever
     /// `pick_tile` would choose.
     fn forced(plan: Plan) -> Box<Run<'static>> {
@@ -2127,31 +2136,27 @@ mod tests {
         // aligned copy, rows a multiple of 16 floats apart) under 3 to IN_PLACE_MAX_BANDS bands:
         // read in place, band by band, but for its last partial panel; one and two depth blocks,
         // a partial last band, more rows than a block of rows (MC).
-        for (set, candidates) in candidate_sets() {
-            for cand in candidates {
-                let (mr, nr) = (cand.mr, cand.nr);
-                let plan = Plan::new(cand);
-                let name = format!("{set} {mr}×{nr}");
-                let n = 3 * nr + 5;
-                for (ta, m, k, beta) in [
-                    (Trans::N, 5 * mr + 3, 27, 1.0),
-                    (Trans::T, IN_PLACE_MAX_BANDS * mr, 300, 0.0),
-                ] {
-                    let case = Case {
-                        ta,
-                        tb: Trans::N,
-                        m,
-                        n,
-                        k,
-                        pad: (16 - n % 16) % 16,
-                        alpha: 0.75,
-                        beta,
-                    };
-                    let mut run = forced(plan);
-                    check_on(&name, &case, &mut |t, a, lda, b, ldb, c, ldc| {
-                        run(t, a, lda, &AlignedVec::from_slice(b), ldb, c, ldc)
-                    });
-                }
+        for (name, plan) in candidate_plans() {
+            let (mr, nr) = (plan.mr, plan.nr);
+            let n = 3 * nr + 5;
+            for (ta, m, k, beta) in [
+                (Trans::N, 5 * mr + 3, 27, 1.0),
+                (Trans::T, IN_PLACE_MAX_BANDS * mr, 300, 0.0),
+            ] {
+                let case = Case {
+                    ta,
+                    tb: Trans::N,
+                    m,
+                    n,
+                    k,
+                    pad: (16 - n % 16) % 16,
+                    alpha: 0.75,
+                    beta,
+                };
+                let mut run = forced(plan);
+                check_on(&name, &case, &mut |t, a, lda, b, ldb, c, ldc| {
+                    run(t, a, lda, &AlignedVec::from_slice(b), ldb, c, ldc)
+                });
             }
         }
     }
@@ -2161,30 +2166,26 @@ mod tests {
         // Force each tile shape of each detected instruction set through the packed path (with
         // B packed and, for row-major B, read in place; with a row-major A and n ≤ NR, A read in
         // place but for a last partial panel), whatever `pick_tile` would choose.
-        for (set, candidates) in candidate_sets() {
-            for cand in candidates {
-                let (mr, nr) = (cand.mr, cand.nr);
-                let plan = Plan::new(cand);
-                let name = format!("{set} {mr}×{nr}");
-                for (ta, tb) in TRANS {
-                    for (m, n, k) in [
-                        (1, 1, 1),
-                        (mr, nr, 7),
-                        (2 * mr + 1, nr - 1, 300),
-                        (2 * mr + 1, 3 * nr - 1, 70),
-                    ] {
-                        let case = Case {
-                            ta,
-                            tb,
-                            m,
-                            n,
-                            k,
-                            pad: 1,
-                            alpha: 0.75,
-                            beta: 1.0,
-                        };
-                        check_on(&name, &case, &mut *forced(plan));
-                    }
+        for (name, plan) in candidate_plans() {
+            let (mr, nr) = (plan.mr, plan.nr);
+            for (ta, tb) in TRANS {
+                for (m, n, k) in [
+                    (1, 1, 1),
+                    (mr, nr, 7),
+                    (2 * mr + 1, nr - 1, 300),
+                    (2 * mr + 1, 3 * nr - 1, 70),
+                ] {
+                    let case = Case {
+                        ta,
+                        tb,
+                        m,
+                        n,
+                        k,
+                        pad: 1,
+                        alpha: 0.75,
+                        beta: 1.0,
+                    };
+                    check_on(&name, &case, &mut *forced(plan));
                 }
             }
         }
