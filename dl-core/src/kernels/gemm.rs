@@ -1207,6 +1207,14 @@ const A_WHOLE_MAX: usize = 1 << 20;
 /// in eighths (bench/NOTES.md section 51).
 const PREFETCH_B_BLOCK: usize = B_BLOCK / 4;
 
+/// How many tiles behind the one asking for a share of the next `B` block's lines that share's
+/// rows are packed, when a row-major `B` is packed a block ahead (see [`Plan::run`]): a tile's
+/// lines have arrived by the end of the tile after it. `96 × 48400 × 363` (`zz_gemm`, pairs,
+/// against packing after the tiles): 1 tile behind 186.6/192.6, 185.6/194.6, 190.4/194.2
+/// GFLOP/s; 2 tiles 188.8/193.5, 189.3/194.1; 4 and 8 no gain (the shares left for after the
+/// tiles are not overlapped); bench/NOTES.md section 58.
+const PACK_BEHIND: usize = 1;
+
 /// Columns of `B` packed at once for depth blocks of `kc` in blocks of `block` floats: as many as
 /// the block holds (1024 at `KC` in a [`B_BLOCK`], 8192 for a 32-deep weight gradient), a
 /// multiple of every `NR`.
@@ -1397,8 +1405,9 @@ impl Plan {
     /// bands under each panel while it is in L1 (under more, [`IN_PLACE_MAX_BANDS`], band by
     /// band). A large `B` stored row by row (row-major or transposed) under one block of rows
     /// (or all rows of an `A` of at most [`A_WHOLE_MAX`] floats) runs in smaller blocks whose
-    /// tiles ask for the next block from memory ([`PREFETCH_B_BLOCK`]), and an `A` of one block
-    /// of rows is packed once for all column blocks.
+    /// tiles ask for the next block from memory ([`PREFETCH_B_BLOCK`]) and, for a row-major `B`,
+    /// pack it between them ([`PACK_BEHIND`]); an `A` of one block of rows is packed once for all
+    /// column blocks.
     ///
     /// # Safety
     /// `a` and `b` must hold `op(A)` (`m × k`) and `op(B)` (`k × n`), `c_ptr` must address `m`
@@ -1511,7 +1520,17 @@ impl Plan {
         } else {
             nc_max.min(n.div_ceil(nr) * nr)
         };
-        let b_pack = packs.b.at_least(b_cols * kc_max);
+        // A row-major B under prefetching is packed a block ahead, a share of the next block's
+        // rows after each tile (see PACK_BEHIND), into a second buffer: packed after the tiles,
+        // each block's rows waited for the cache; between them, the copy overlaps the products.
+        let pack_ahead = matches!(prefetching, Some((_, op)) if op.cs == 1);
+        let b_len = b_cols * kc_max;
+        let (mut b_pack, mut b_next) = packs
+            .b
+            .at_least(if pack_ahead { 2 * b_len } else { b_len })
+            .split_at_mut(b_len);
+        // Whether `b_next` holds the block about to start, packed during the one before.
+        let mut packed_ahead = false;
         for jc in (0..n).step_by(nc_max) {
             let nc = nc_max.min(n - jc);
             for pc in (0..k).step_by(kc_max) {
@@ -1520,9 +1539,13 @@ impl Plan {
                 let full_panels = if direct { nc / nr } else { 0 };
                 // Pack the columns that are not read in place (all, or the last partial panel).
                 let packed_from = full_panels * nr;
-                if packed_from < nc && !self.b_packed {
+                if packed_ahead {
+                    std::mem::swap(&mut b_pack, &mut b_next);
+                    packed_ahead = false;
+                } else if packed_from < nc && !self.b_packed {
                     b.pack(b_pack, pc, jc + packed_from, kc, nc - packed_from, nr);
                 }
+                let b_pack = &*b_pack;
                 for ic in (0..m).step_by(mc_max) {
                     let mc = mc_max.min(m - ic);
                     let full_bands = mc / mr * mr;
@@ -1602,16 +1625,37 @@ impl Plan {
                     {
                         // One block of rows (mc = m, see mc_max): the tiles of all the bands.
                         let panels = nc.div_ceil(nr);
+                        let tiles = bands * panels;
+                        // Share `s` of the next block's rows, packed into `b_next`.
+                        let pack_share = |b_next: &mut [f32], s: usize| {
+                            let kc = block.2;
+                            pack_b_rows(
+                                b_next,
+                                stored,
+                                block,
+                                s * kc / tiles..(s + 1) * kc / tiles,
+                                nr,
+                            );
+                        };
                         for ir in (0..mc).step_by(mr) {
                             for jr in (0..nc).step_by(nr) {
-                                let t = (ir / mr * panels + jr / nr, bands * panels);
-                                let lines = prefetch_share(stored, block, t, kc);
+                                let t = ir / mr * panels + jr / nr;
+                                let lines = prefetch_share(stored, block, (t, tiles), kc);
                                 let (a_ptr, b_ptr) =
                                     (a_pack[ir * kc..].as_ptr(), b_pack[jr * kc..].as_ptr());
                                 // SAFETY: as for `tile`, with A and B packed (see
                                 // `prefetching`): panel jr / nr of B at jr·kc.
                                 unsafe { kernel(kc, a_ptr, b_ptr, out(ir, jr), &lines) };
+                                if pack_ahead && t >= PACK_BEHIND {
+                                    pack_share(b_next, t - PACK_BEHIND);
+                                }
                             }
+                        }
+                        if pack_ahead {
+                            for s in tiles.saturating_sub(PACK_BEHIND)..tiles {
+                                pack_share(b_next, s);
+                            }
+                            packed_ahead = true;
                         }
                     } else {
                         for ir in (0..mc).step_by(mr) {
@@ -1697,13 +1741,7 @@ fn pack_a(dst: &mut [f32], a: Operand, i0: usize, p0: usize, mc: usize, kc: usiz
 fn pack_b(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: usize, nr: usize) {
     let panels = nc.div_ceil(nr);
     if b.cs == 1 {
-        #[cfg(target_arch = "x86_64")]
-        if super::allowed(super::Isa::Avx512) {
-            // SAFETY: the CPU has AVX-512F (checked).
-            unsafe { avx512::cut_rows(dst, b, p0, j0, kc, nc, nr) };
-            return;
-        }
-        cut_rows(dst, b, p0, j0, kc, nc, nr);
+        pack_b_rows(dst, b, (p0, j0, kc, nc), 0..kc, nr);
         return;
     }
     // A panel of op(B) columns is a panel of op(B)ᵀ rows: the same packing as A, strides swapped.
@@ -1718,11 +1756,35 @@ fn pack_b(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: usiz
     }
 }
 
-/// The packing of a row-major `B` ([`pack_b`]): streams each row of the block once and cuts it
-/// into the panels.
+/// Rows `rows` (of `0..kc`) of [`pack_b`]'s packing of the block `(p0, j0, kc, nc)` of a
+/// row-major `B` (`b.cs == 1`): each row of the block streamed once and cut into the panels'
+/// rows, the rest of `dst` untouched.
+fn pack_b_rows(
+    dst: &mut [f32],
+    b: Operand,
+    block: (usize, usize, usize, usize),
+    rows: Range<usize>,
+    nr: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if super::allowed(super::Isa::Avx512) {
+        // SAFETY: the CPU has AVX-512F (checked).
+        unsafe { avx512::cut_rows(dst, b, block, rows, nr) };
+        return;
+    }
+    cut_rows(dst, b, block, rows, nr);
+}
+
+/// The code of [`pack_b_rows`].
 #[inline(always)]
-fn cut_rows(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: usize, nr: usize) {
-    for p in 0..kc {
+fn cut_rows(
+    dst: &mut [f32],
+    b: Operand,
+    (p0, j0, kc, nc): (usize, usize, usize, usize),
+    rows: Range<usize>,
+    nr: usize,
+) {
+    for p in rows {
         let start = (p0 + p) * b.rs + j0;
         let row = &b.data[start..start + nc];
         for (q, chunk) in row.chunks(nr).enumerate() {
@@ -1742,6 +1804,7 @@ fn cut_rows(dst: &mut [f32], b: Operand, p0: usize, j0: usize, kc: usize, nc: us
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::Operand;
+    use std::ops::Range;
 
     /// # Safety
     /// The CPU must support AVX-512F.
@@ -1749,13 +1812,11 @@ mod avx512 {
     pub(super) unsafe fn cut_rows(
         dst: &mut [f32],
         b: Operand,
-        p0: usize,
-        j0: usize,
-        kc: usize,
-        nc: usize,
+        block: (usize, usize, usize, usize),
+        rows: Range<usize>,
         nr: usize,
     ) {
-        super::cut_rows(dst, b, p0, j0, kc, nc, nr);
+        super::cut_rows(dst, b, block, rows, nr);
     }
 }
 
