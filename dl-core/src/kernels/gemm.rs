@@ -1292,14 +1292,16 @@ const PORTABLE: [Candidate; 1] = [Candidate {
 
 /// The tile that computes the fewest padded elements for an `m × n` product, counting per tile
 /// and depth step its vector FMAs (`MR·NR / lanes`) plus three for the loads and loop; ties go to
-/// the candidate listed first.
-fn pick_tile(candidates: &[Candidate], m: usize, n: usize) -> Plan {
+/// the candidate listed first. (Counted with the last band on its [`tail_tile`], the choice moved
+/// to taller tiles with a short last band, slower on small products: `NT 32 128 64` 0.89×, `NT
+/// 100 128 784` 0.93×; bench/NOTES.md section 59.)
+fn pick_tile(candidates: &'static [Candidate], m: usize, n: usize) -> Plan {
     pick_tile_among(candidates, |_| true, m, n)
 }
 
 /// [`pick_tile`] among the candidates that `allowed` accepts (at least one).
 fn pick_tile_among(
-    candidates: &[Candidate],
+    candidates: &'static [Candidate],
     allowed: impl Fn(&Candidate) -> bool,
     m: usize,
     n: usize,
@@ -1310,7 +1312,22 @@ fn pick_tile_among(
         .filter(|c| allowed(c))
         .reduce(|best, c| if cost(c) < cost(best) { c } else { best })
         .expect("invariant: the callers allow at least one candidate");
-    Plan::new(best)
+    Plan::new(best, candidates)
+}
+
+/// The tile that computes a last band of `rows` rows under tiles `nr` wide: the shortest of
+/// `family` (the candidates of one instruction set) that holds them. On 14 × 32 tiles, `256 ×
+/// 512 × 3456` (CIFAR AlexNet's conv4) ends in a band of 4 rows: on a 4 × 32 tile instead of a
+/// zero-padded 14 × 32 one it computes 256 rows instead of 266 (bench/NOTES.md section 59).
+///
+/// # Panics
+/// If no tile of `family` is `nr` wide and `rows` high (a plan's own tile always is).
+fn tail_tile(family: &'static [Candidate], nr: usize, rows: usize) -> &'static Candidate {
+    family
+        .iter()
+        .filter(|t| t.nr == nr && t.mr >= rows)
+        .min_by_key(|t| t.mr)
+        .expect("invariant: the plan's own tile holds the last band")
 }
 
 /// The tile of [`Path::Transposed`] for the swapped `m × n` product: at most [`STREAM_MAX_MR`]
@@ -1319,7 +1336,7 @@ fn pick_tile_among(
 /// one L1 set of 12 ways: 14 or 16 of them evict each other on every line. Measured with the
 /// tile forced (`zz_gemm`, best of 7, 3 rounds, bench/NOTES.md section 25): 32 × 4096 × 4096
 /// 14 × 32 91–102 GFLOP/s, 8 × 32 105–110; 16 × 4096 × 4096 16 × 16 56–66, 8 × 16 61–73.
-fn pick_streaming_tile(candidates: &[Candidate], m: usize, n: usize) -> Plan {
+fn pick_streaming_tile(candidates: &'static [Candidate], m: usize, n: usize) -> Plan {
     // The portable kernel's 4 rows at least are in every candidate set.
     pick_tile_among(candidates, |c| c.mr <= STREAM_MAX_MR, m, n).streaming()
 }
@@ -1363,6 +1380,8 @@ struct Plan {
     rows: Micro,
     /// The packed-panel kernel that also prefetches, if the instruction set has one.
     prefetching: Option<PrefetchingMicro>,
+    /// The candidates of the tile's instruction set, for the last band of rows ([`tail_tile`]).
+    family: &'static [Candidate],
     /// Largest depth block ([`KC`], or [`STREAM_KC`]).
     kc: usize,
     /// Rows of `A` packed at once ([`MC`] or [`STREAM_MC`], rounded down to a multiple of `mr`).
@@ -1370,8 +1389,8 @@ struct Plan {
 }
 
 impl Plan {
-    /// The plan of a candidate tile with the default blocking ([`KC`], [`MC`]).
-    fn new(c: &Candidate) -> Plan {
+    /// The plan of a candidate tile of `family` with the default blocking ([`KC`], [`MC`]).
+    fn new(c: &Candidate, family: &'static [Candidate]) -> Plan {
         Plan {
             mr: c.mr,
             nr: c.nr,
@@ -1380,6 +1399,7 @@ impl Plan {
             micro: c.packed,
             rows: c.rows,
             prefetching: c.prefetching,
+            family,
             kc: KC,
             mc: MC / c.mr * c.mr,
         }
@@ -1464,6 +1484,15 @@ impl Plan {
         // panels), instead of being copied into panels read that few times; only a last panel
         // of fewer than MR rows is packed (zero-padded).
         let a_in_place = !self.a_packed && a.cs == 1 && n <= A_IN_PLACE_PANELS * nr;
+        // The last band of rows, when shorter than MR, runs on the shortest tile as wide that
+        // holds it, its A panel packed that high (a caller-packed A keeps its panels of MR).
+        let (tail_mr, tail_micro, tail_prefetching) = match m % mr {
+            rest if rest > 0 && !self.a_packed => {
+                let t = tail_tile(self.family, nr, rest);
+                (t.mr, t.packed, t.prefetching)
+            }
+            _ => (mr, self.micro, self.prefetching),
+        };
         // A B that comes from memory, stored row-major (op(B) or its transpose), packed for one
         // block of rows of A, or for all of an A of at most A_WHOLE_MAX floats (whose bands then
         // take a third of the time or more to pack it, not overlapped with the products): the
@@ -1551,9 +1580,9 @@ impl Plan {
                     let full_bands = mc / mr * mr;
                     let a_at = if a_once { pc / kc_max * a_part } else { 0 };
                     if !a_in_place && !self.a_packed && (!a_once || jc == 0) {
-                        pack_a(&mut a_pack[a_at..], a, ic, pc, mc, kc, mr);
+                        pack_a(&mut a_pack[a_at..], a, ic, pc, (mc, kc), (mr, tail_mr));
                     } else if a_in_place && full_bands < mc {
-                        pack_panel(a_pack, a, ic + full_bands, pc, mc - full_bands, kc, mr);
+                        pack_panel(a_pack, a, ic + full_bands, pc, mc - full_bands, kc, tail_mr);
                     }
                     let a_pack = &a_pack[a_at..];
                     // The B block after this one: the next depth block, or the next column
@@ -1576,16 +1605,17 @@ impl Plan {
                     };
                     let tile = |ir: usize, jr: usize| {
                         let rows = mr.min(mc - ir);
+                        let packed = if rows < mr { tail_micro } else { self.micro };
                         let (micro, a_ptr, lda) = if self.a_packed {
                             let start = (ic + ir) * a.rs + pc * a.cs;
                             (self.micro, a.data[start..start + kc * mr].as_ptr(), 0)
                         } else if !a_in_place {
-                            (self.micro, a_pack[ir * kc..].as_ptr(), 0)
+                            (packed, a_pack[ir * kc..].as_ptr(), 0)
                         } else if rows == mr {
                             let start = (ic + ir) * a.rs + pc;
                             (self.rows, a.data[start..].as_ptr(), a.rs)
                         } else {
-                            (self.micro, a_pack.as_ptr(), 0)
+                            (packed, a_pack.as_ptr(), 0)
                         };
                         let (b_ptr, ldb) = match in_place {
                             // SAFETY: a full panel inside B: rows pc..pc+kc < k, columns
@@ -1637,7 +1667,10 @@ impl Plan {
                                 nr,
                             );
                         };
+                        let tail_kernel = tail_prefetching
+                            .expect("invariant: the tiles of one instruction set all prefetch");
                         for ir in (0..mc).step_by(mr) {
+                            let kernel = if mc - ir < mr { tail_kernel } else { kernel };
                             for jr in (0..nc).step_by(nr) {
                                 let t = ir / mr * panels + jr / nr;
                                 let lines = prefetch_share(stored, block, (t, tiles), kc);
@@ -1724,15 +1757,20 @@ fn prefetch_share(
 }
 
 /// Packs `op(A)[i0..i0+mc, p0..p0+kc]` into panels of `mr` rows: element `(i, p)` of panel `q` at
-/// `dst[(q·kc + p)·mr + i]`, padded rows zeroed.
-fn pack_a(dst: &mut [f32], a: Operand, i0: usize, p0: usize, mc: usize, kc: usize, mr: usize) {
-    for (q, panel) in dst
-        .chunks_exact_mut(kc * mr)
-        .take(mc.div_ceil(mr))
-        .enumerate()
-    {
-        let r0 = i0 + q * mr;
-        pack_panel(panel, a, r0, p0, mr.min(mc - q * mr), kc, mr);
+/// `dst[(q·kc + p)·mr + i]`, padded rows zeroed; a last panel of fewer than `mr` rows is
+/// `tail_mr` high instead (see [`tail_tile`]).
+fn pack_a(
+    dst: &mut [f32],
+    a: Operand,
+    i0: usize,
+    p0: usize,
+    (mc, kc): (usize, usize),
+    (mr, tail_mr): (usize, usize),
+) {
+    for (q, panel) in dst.chunks_mut(kc * mr).take(mc.div_ceil(mr)).enumerate() {
+        let rows = mr.min(mc - q * mr);
+        let width = if rows < mr { tail_mr } else { mr };
+        pack_panel(panel, a, i0 + q * mr, p0, rows, kc, width);
     }
 }
 
@@ -2158,7 +2196,7 @@ mod tests {
         candidate_sets().into_iter().flat_map(|(set, candidates)| {
             candidates
                 .iter()
-                .map(move |c| (format!("{set} {}×{}", c.mr, c.nr), Plan::new(c)))
+                .map(move |c| (format!("{set} {}×{}", c.mr, c.nr), Plan::new(c, candidates)))
         })
     }
 
