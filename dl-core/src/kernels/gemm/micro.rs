@@ -189,6 +189,17 @@ pub(super) mod avx2 {
     use super::{Tile, UNROLL, a_at, write_tile};
     use std::arch::x86_64::*;
 
+    /// `alpha · x`, without the multiply for `alpha = 1` (see the AVX-512 kernel's `scaled`).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn scaled(alpha: f32, splat: __m256, x: __m256) -> __m256 {
+        if alpha == 1.0 {
+            x
+        } else {
+            _mm256_mul_ps(splat, x)
+        }
+    }
+
     /// Tallest tile whose depth loop is unrolled: unrolled, the 12-row one spilled registers to
     /// the stack (16 registers of 8 lanes: 12 accumulators, the `B` row and a broadcast).
     const UNROLLED_MAX_MR: usize = 8;
@@ -241,7 +252,7 @@ pub(super) mod avx2 {
                     // SAFETY: a full tile: row i, columns 8v..8v+8 are inside it.
                     unsafe {
                         let c = t.c.add(i * t.ldc + 8 * v);
-                        let mut r = _mm256_mul_ps(alpha, x);
+                        let mut r = scaled(t.alpha, alpha, x);
                         if t.beta != 0.0 {
                             r = _mm256_fmadd_ps(beta, _mm256_loadu_ps(c), r);
                         }
@@ -269,6 +280,20 @@ pub(super) mod avx2 {
 pub(super) mod avx512 {
     use super::{Prefetch, Tile, UNROLL, a_at};
     use std::arch::x86_64::*;
+
+    /// `alpha · x` (`splat` holds `alpha` in every lane), without the multiply for `alpha = 1`,
+    /// what every caller but a scaled `gemm` passes: a tile's `MR·NV` multiplies are 4–6% of the
+    /// multiply-adds of a 27- or 16-deep one (`TN 150 3200 16`, medians of 4 pairs: 198.0 → 201.0
+    /// GFLOP/s; bench/NOTES.md section 60).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn scaled(alpha: f32, splat: __m512, x: __m512) -> __m512 {
+        if alpha == 1.0 {
+            x
+        } else {
+            _mm512_mul_ps(splat, x)
+        }
+    }
 
     /// Tallest tile on rows of `A` read in place whose depth loop is unrolled: unrolled, the 12-
     /// and 14-row ones spilled accumulators to the stack (the row addresses take the registers;
@@ -388,7 +413,7 @@ pub(super) mod avx512 {
                     // SAFETY: a full tile: row i, columns 16v..16v+16 are inside it.
                     unsafe {
                         let c = t.c.add(i * t.ldc + 16 * v);
-                        let mut r = _mm512_mul_ps(alpha, x);
+                        let mut r = scaled(t.alpha, alpha, x);
                         if t.beta != 0.0 {
                             r = _mm512_fmadd_ps(beta, _mm512_loadu_ps(c), r);
                         }
@@ -417,7 +442,7 @@ pub(super) mod avx512 {
                 // disabled lanes (no fault past the tile).
                 unsafe {
                     let c = t.c.add(i * t.ldc + 16 * v);
-                    let mut r = _mm512_mul_ps(alpha, x);
+                    let mut r = scaled(t.alpha, alpha, x);
                     if t.beta != 0.0 {
                         r = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m, c), r);
                     }
