@@ -1211,8 +1211,8 @@ const PREFETCH_B_BLOCK: usize = B_BLOCK / 4;
 /// rows are packed, when a row-major `B` is packed a block ahead (see [`Plan::run`]): a tile's
 /// lines have arrived by the end of the tile after it. `96 × 48400 × 363` (`zz_gemm`, pairs,
 /// against packing after the tiles): 1 tile behind 186.6/192.6, 185.6/194.6, 190.4/194.2
-/// GFLOP/s; 2 tiles 188.8/193.5, 189.3/194.1; 4 and 8 no gain (the shares left for after the
-/// tiles are not overlapped); bench/NOTES.md section 58.
+/// GFLOP/s; 2 tiles 188.8/187.6, 189.6/195.4, 189.3/194.1, 188.8/193.5; 4 and 8 no gain (the
+/// shares left for after the tiles are not overlapped); bench/NOTES.md section 58.
 const PACK_BEHIND: usize = 1;
 
 /// Columns of `B` packed at once for depth blocks of `kc` in blocks of `block` floats: as many as
