@@ -1558,8 +1558,6 @@ impl Plan {
             .b
             .at_least(if pack_ahead { 2 * b_len } else { b_len })
             .split_at_mut(b_len);
-        // Whether `b_next` holds the block about to start, packed during the one before.
-        let mut packed_ahead = false;
         for jc in (0..n).step_by(nc_max) {
             let nc = nc_max.min(n - jc);
             for pc in (0..k).step_by(kc_max) {
@@ -1568,9 +1566,10 @@ impl Plan {
                 let full_panels = if direct { nc / nr } else { 0 };
                 // Pack the columns that are not read in place (all, or the last partial panel).
                 let packed_from = full_panels * nr;
-                if packed_ahead {
+                if pack_ahead && (jc, pc) != (0, 0) {
+                    // Packed into `b_next` during the block before (every block of such a
+                    // product but the last takes the prefetching loop below, with mc = m).
                     std::mem::swap(&mut b_pack, &mut b_next);
-                    packed_ahead = false;
                 } else if packed_from < nc && !self.b_packed {
                     b.pack(b_pack, pc, jc + packed_from, kc, nc - packed_from, nr);
                 }
@@ -1688,7 +1687,6 @@ impl Plan {
                             for s in tiles.saturating_sub(PACK_BEHIND)..tiles {
                                 pack_share(b_next, s);
                             }
-                            packed_ahead = true;
                         }
                     } else {
                         for ir in (0..mc).step_by(mr) {
