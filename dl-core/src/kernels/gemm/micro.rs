@@ -93,7 +93,7 @@ impl Prefetch {
 pub(super) type Micro = unsafe fn(usize, *const f32, usize, *const f32, usize, Tile);
 
 /// A micro-kernel on packed panels (`ldb = NR`) that also asks for the lines of a
-/// [`Prefetch`] from memory: `(kc, Ã, B̃, tile, lines)`.
+/// [`Prefetch`] from memory, and for the tile's lines of `C`: `(kc, Ã, B̃, tile, lines)`.
 ///
 /// # Safety
 /// As [`Micro`] with packed panels.
@@ -316,7 +316,7 @@ pub(super) mod avx512 {
     }
 
     /// [`kernel`] on packed panels that also asks for `lines` from memory (into L2), a burst
-    /// every `lines.every` depth steps.
+    /// every `lines.every` depth steps, and for the tile's lines of `C` (into L1) first.
     ///
     /// # Safety
     /// See [`super::PrefetchingMicro`] with `NR = 16·NV`; the CPU must support AVX-512F.
