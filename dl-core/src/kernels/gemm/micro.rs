@@ -350,10 +350,10 @@ pub(super) mod avx512 {
     ) {
         let mut acc = [[_mm512_setzero_ps(); NV]; MR];
         // The tile's lines of `C` asked for into L1 first: in the products that prefetch `B`
-        // (large ones), `C` is past L2 and its first depth block's stores waited for their lines
-        // (`NN 96 48400 363` 1.05–1.10×, `NN 256 11664 2400` 1.04–1.07×; in the other products,
-        // within noise: bench/NOTES.md section 61). Rows past the tile's are asked for too: a hint
-        // is never dereferenced.
+        // (large ones), `C` is past L2 and its first depth block's stores waited for their
+        // lines (pairs: `NN 96 48400 363` 1.03–1.14×, `NN 256 11664 2400` 1.03–1.07×; in the
+        // other products, within noise: bench/NOTES.md section 61). Rows past the tile's are
+        // asked for too: a hint is never dereferenced.
         if PREFETCH {
             for i in 0..MR {
                 for v in 0..NV {
